@@ -1,0 +1,229 @@
+//! The fused sweep of SPEC §7: one read of X per iteration.
+//!
+//! X is walked by blocks of rows small enough to stay in cache (about
+//! 256 KiB of X, at least 8 rows, more when k is large so that the updates
+//! of G are amortized). For each block B:
+//!
+//! 1. `Q_B = X_B·P` (faer, into a scratch block) and `R_B −= η·Q_B`
+//!    (`FromStep`), or `R_B −= η·Q_B` with the given Q (`FromProduct`);
+//! 2. `D_B = ∇ℓ(R_B)`, with Σℓ and ‖R‖² accumulated in f64, in the same
+//!    elementwise loop (monomorphized per loss through `Loss::dispatch`);
+//! 3. `G += X_Bᵀ·D_B` (faer; the first block overwrites G).
+//!
+//! X_B is read by step 1 and again by step 3 while it is still in cache, so
+//! DRAM sees X once.
+//!
+//! With several threads, the rows are cut into one contiguous chunk per
+//! thread (scoped threads; faer runs sequentially inside each); the first
+//! chunk accumulates into G itself, the others into scratch copies of G that
+//! are added at the end, in chunk order, so the result does not depend on
+//! scheduling. Scratch (the Q blocks and the partial G's) comes from a
+//! per-thread buffer reused across calls.
+
+use crate::elementwise::{grad_faer, update_grad_faer};
+use crate::scalar::FaerScalar;
+use crate::view::{faer_mut, faer_ref};
+use dspgd_backend::loss::{LossKernel, LossVisitor};
+use dspgd_backend::{Loss, MatMut, MatRef, ResidualUpdate, SweepStats};
+use faer::reborrow::{Reborrow, ReborrowMut};
+use faer::{unzip, zip, Accum, Par};
+
+/// Bytes of X per block (a quarter of this machine kind's 1 MiB L2 per core,
+/// leaving room for the rows of R, D and the scratch Q).
+const BLOCK_BYTES: usize = 256 * 1024;
+/// Fewest rows in a block: below this, the per-call cost of the products dominates.
+const MIN_BLOCK_ROWS: usize = 8;
+
+/// Rows per block for X with `d` columns and `k` right-hand sides.
+fn block_rows<T>(d: usize, k: usize) -> usize {
+    let row_bytes = (d + 3 * k).max(1) * core::mem::size_of::<T>();
+    // G (d×k) is read and written once per block: with at least 2k rows per
+    // block that traffic stays below the traffic of X_B itself.
+    (BLOCK_BYTES / row_bytes).max(MIN_BLOCK_ROWS).max(2 * k)
+}
+
+/// The residual update restricted to a chunk of rows, on faer views.
+#[derive(Clone, Copy)]
+enum Update<'a, T> {
+    Keep,
+    Step { p: faer::MatRef<'a, T>, eta: T },
+    Product { q: faer::MatRef<'a, T>, eta: T },
+}
+
+/// One chunk of rows, processed sequentially block by block.
+struct Chunk<'a, T> {
+    x: faer::MatRef<'a, T>,
+    update: Update<'a, T>,
+    r: faer::MatMut<'a, T>,
+    d: faer::MatMut<'a, T>,
+    g: faer::MatMut<'a, T>,
+    /// Scratch for Q_B: at least `block · k` elements (used by `Step` only).
+    qbuf: &'a mut [T],
+    block: usize,
+}
+
+impl<T: FaerScalar> Chunk<'_, T> {
+    fn run<K: LossKernel<T>>(self, k: K) -> SweepStats {
+        let Chunk { x, update, mut r, mut d, mut g, qbuf, block } = self;
+        let (n, dd) = (x.nrows(), x.ncols());
+        let kk = r.ncols();
+        let mut stats = SweepStats::default();
+        if n == 0 {
+            // G = Xᵀ D over no rows.
+            zip!(g).for_each(|unzip!(v)| *v = T::ZERO);
+            return stats;
+        }
+        let mut start = 0;
+        while start < n {
+            let len = block.min(n - start);
+            let x_b = x.subrows(start, len);
+            let r_b = r.rb_mut().subrows_mut(start, len);
+            let mut d_b = d.rb_mut().subrows_mut(start, len);
+            let s = match update {
+                Update::Step { p, eta } if dd > 0 => {
+                    let mut q_b = faer::MatMut::from_row_major_slice_mut(&mut qbuf[..len * kk], len, kk);
+                    T::matmul(q_b.rb_mut(), Accum::Replace, x_b, p, T::ONE, Par::Seq);
+                    update_grad_faer(r_b, q_b.rb(), eta, d_b.rb_mut(), k)
+                }
+                // d = 0: X·P = 0, R is unchanged.
+                Update::Keep | Update::Step { .. } => grad_faer(r_b.rb(), d_b.rb_mut(), k),
+                Update::Product { q, eta } => update_grad_faer(r_b, q.subrows(start, len), eta, d_b.rb_mut(), k),
+            };
+            stats.loss += s.loss;
+            stats.r_norm2 += s.r_norm2;
+            if dd > 0 {
+                let accum = if start == 0 { Accum::Replace } else { Accum::Add };
+                T::matmul(g.rb_mut(), accum, x_b.transpose(), d_b.rb(), T::ONE, Par::Seq);
+            }
+            start += len;
+        }
+        stats
+    }
+}
+
+/// The whole sweep, generic over the loss kernel.
+struct Sweep<'a, T> {
+    x: faer::MatRef<'a, T>,
+    update: Update<'a, T>,
+    r: faer::MatMut<'a, T>,
+    d: faer::MatMut<'a, T>,
+    g: faer::MatMut<'a, T>,
+    /// Threads to use (≥ 1), already reduced to what the problem size justifies.
+    threads: usize,
+}
+
+impl<T: FaerScalar> LossVisitor<T> for Sweep<'_, T> {
+    type Output = SweepStats;
+    fn visit<K: LossKernel<T>>(self, k: K) -> SweepStats {
+        let Sweep { x, update, r, d, g, threads } = self;
+        let (n, dd) = (x.nrows(), x.ncols());
+        let kk = r.ncols();
+        let block = block_rows::<T>(dd, kk);
+        if threads <= 1 {
+            return T::with_scratch(block * kk, |qbuf| Chunk { x, update, r, d, g, qbuf, block }.run(k));
+        }
+        let chunk_rows = n.div_ceil(threads);
+        let block = block.min(chunk_rows);
+        let q_len = block * kk;
+        let g_len = dd * kk;
+        T::with_scratch(threads * q_len + (threads - 1) * g_len, |scratch| {
+            let (qbufs, gbufs) = scratch.split_at_mut(threads * q_len);
+            let mut gparts = gbufs.chunks_exact_mut(g_len.max(1));
+            let mut qparts = qbufs.chunks_exact_mut(q_len.max(1));
+            let mut stats = vec![SweepStats::default(); threads];
+            let mut g = g;
+            std::thread::scope(|s| {
+                let (mut x, mut r, mut d, mut update) = (x, r, d, update);
+                let mut handles = Vec::with_capacity(threads - 1);
+                let mut first: Option<Chunk<'_, T>> = None;
+                for c in 0..threads {
+                    let len = chunk_rows.min(x.nrows());
+                    let (xc, xrest) = x.split_at_row(len);
+                    let (rc, rrest) = r.split_at_row_mut(len);
+                    let (dc, drest) = d.split_at_row_mut(len);
+                    let (uc, urest) = match update {
+                        Update::Product { q, eta } => {
+                            let (qc, qrest) = q.split_at_row(len);
+                            (Update::Product { q: qc, eta }, Update::Product { q: qrest, eta })
+                        }
+                        other => (other, other),
+                    };
+                    (x, r, d, update) = (xrest, rrest, drest, urest);
+                    let qbuf = qparts.next().unwrap_or(&mut []);
+                    if c == 0 {
+                        first = Some(Chunk { x: xc, update: uc, r: rc, d: dc, g: g.rb_mut(), qbuf, block });
+                    } else {
+                        let gbuf = &mut gparts.next().unwrap_or(&mut [])[..g_len];
+                        let gc = faer::MatMut::from_row_major_slice_mut(gbuf, dd, kk);
+                        let chunk = Chunk { x: xc, update: uc, r: rc, d: dc, g: gc, qbuf, block };
+                        handles.push(s.spawn(move || chunk.run(k)));
+                    }
+                }
+                if let Some(chunk) = first {
+                    stats[0] = chunk.run(k);
+                }
+                for (c, h) in handles.into_iter().enumerate() {
+                    stats[c + 1] = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+                }
+            });
+            if g_len > 0 {
+                for part in gbufs.chunks_exact(g_len) {
+                    let part = faer::MatRef::from_row_major_slice(part, dd, kk);
+                    zip!(g.rb_mut(), part).for_each(|unzip!(gv, pv)| *gv += *pv);
+                }
+            }
+            stats.iter().fold(SweepStats::default(), |a, s| SweepStats { loss: a.loss + s.loss, r_norm2: a.r_norm2 + s.r_norm2 })
+        })
+    }
+}
+
+fn assert_shape(what: &str, got: (usize, usize), want: (usize, usize)) {
+    assert_eq!(got, want, "{what}: shape {got:?}, expected {want:?}");
+}
+
+/// The number of threads a sweep of this size should use, out of `threads`.
+pub(crate) fn sweep_threads(threads: usize, n: usize, d: usize, k: usize, min_par_work: usize) -> usize {
+    if threads <= 1 || n < 2 * MIN_BLOCK_ROWS {
+        return 1;
+    }
+    let work = n.saturating_mul(d).saturating_mul(k.max(1));
+    if work < min_par_work {
+        return 1;
+    }
+    threads.min(n / MIN_BLOCK_ROWS)
+}
+
+/// [`dspgd_backend::Backend::sweep`]: `threads` is the resolved thread count (≥ 1).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sweep<T: FaerScalar>(
+    x: MatRef<'_, T>,
+    update: ResidualUpdate<'_, T>,
+    mut r: MatMut<'_, T>,
+    loss: &Loss,
+    mut d: MatMut<'_, T>,
+    mut g: MatMut<'_, T>,
+    threads: usize,
+    min_par_work: usize,
+) -> SweepStats {
+    let (n, dd) = x.shape();
+    let k = r.ncols();
+    assert_shape("sweep R", r.shape(), (n, k));
+    assert_shape("sweep D", d.shape(), (n, k));
+    assert_shape("sweep G", g.shape(), (dd, k));
+    let update = match update {
+        ResidualUpdate::Keep => Update::Keep,
+        ResidualUpdate::FromStep { p, eta } => {
+            assert_shape("sweep P", p.shape(), (dd, k));
+            Update::Step { p: faer_ref(p), eta }
+        }
+        ResidualUpdate::FromProduct { q, eta } => {
+            assert_shape("sweep Q", q.shape(), (n, k));
+            Update::Product { q: faer_ref(q), eta }
+        }
+    };
+    if k == 0 {
+        return SweepStats::default();
+    }
+    let threads = sweep_threads(threads, n, dd, k, min_par_work);
+    loss.dispatch(Sweep { x: faer_ref(x), update, r: faer_mut(&mut r), d: faer_mut(&mut d), g: faer_mut(&mut g), threads })
+}

@@ -1,0 +1,179 @@
+//! The primal path (SPEC §7): one sweep over X per iteration, any K.
+//!
+//! State between iterations: R_t, D_t = ∇ℓ(R_t), G_t = XᵀD_t, the last step
+//! P_{t−1} and its η_{t−1}, whose update of W is applied lazily in the same
+//! pass that forms the next P (`precond_update`), so W, G and P are each
+//! read once per iteration.
+//!
+//! Constant, `auto` and scheduled steps run the fused sweep (η known before
+//! the pass: X read once). The line search needs Q = XP before it can choose
+//! η, so it runs two passes: Q = X·P (gemm), then the sweep with the known Q.
+
+use crate::backend_choice::Float;
+use crate::path_state::{symmetrize, PathState};
+use crate::step::StepChooser;
+use dspgd_backend::sym_eig::EigWorkspace;
+use dspgd_backend::{Backend, Loss, Mat, MatRef, Precond, PrecondClass, ResidualUpdate, Step, SweepStats};
+
+pub(crate) struct Primal<'a, T: Float> {
+    b: &'a dyn Backend<T>,
+    x: MatRef<'a, T>,
+    y: MatRef<'a, T>,
+    precond: &'a Precond,
+    loss: &'a Loss,
+    w: Mat<T>,
+    p: Mat<T>,
+    g: Mat<T>,
+    r: Mat<T>,
+    d: Mat<T>,
+    q: Mat<T>,
+    eta_prev: T,
+    stats: SweepStats,
+    gtg: Vec<f64>,
+    phi64: Vec<f64>,
+    phi: Mat<T>,
+    eig: EigWorkspace,
+}
+
+impl<'a, T: Float> Primal<'a, T> {
+    pub fn new(
+        b: &'a dyn Backend<T>,
+        x: MatRef<'a, T>,
+        y: MatRef<'a, T>,
+        w0: Option<MatRef<'_, T>>,
+        precond: &'a Precond,
+        loss: &'a Loss,
+        line_search: bool,
+    ) -> Self {
+        let (n, d) = x.shape();
+        let k = y.ncols();
+        let w = w0.map(|w| w.to_owned()).unwrap_or_else(|| Mat::zeros(d, k));
+        let mut s = Self {
+            b,
+            x,
+            y,
+            precond,
+            loss,
+            w,
+            p: Mat::zeros(d, k),
+            g: Mat::zeros(d, k),
+            r: Mat::zeros(n, k),
+            d: Mat::zeros(n, k),
+            q: if line_search { Mat::zeros(n, k) } else { Mat::zeros(0, 0) },
+            eta_prev: T::ZERO,
+            stats: SweepStats::default(),
+            gtg: vec![0.0; k * k],
+            phi64: vec![0.0; k * k],
+            phi: Mat::zeros(k, k),
+            eig: EigWorkspace::new(k),
+        };
+        s.recompute();
+        s
+    }
+
+    fn flush(&mut self) {
+        if self.eta_prev != T::ZERO {
+            self.b.axpy(self.w.as_mut(), -self.eta_prev, self.p.as_ref());
+            self.eta_prev = T::ZERO;
+        }
+    }
+
+    /// P = ∇K(G) (and the pending W update), returns ‖G‖².
+    fn precondition(&mut self) -> f64 {
+        let b = self.b;
+        let k = self.g.ncols();
+        let class = self.precond.class();
+        if let Precond::Custom(c) = self.precond {
+            self.flush();
+            let gn2 = b.grad_stats(self.g.as_ref(), None);
+            T::custom_apply(&**c, self.g.as_ref(), self.p.as_mut());
+            return gn2;
+        }
+        match class {
+            PrecondClass::Separable => {
+                let gn2 = b.grad_stats(self.g.as_ref(), None);
+                b.precond_update(self.g.as_ref(), Step::Separable(self.precond), self.eta_prev, self.w.as_mut(), self.p.as_mut());
+                self.eta_prev = T::ZERO;
+                gn2
+            }
+            PrecondClass::Isotropic => {
+                let gn2 = b.grad_stats(self.g.as_ref(), None);
+                let s = self.precond.iso_scale(gn2).expect("isotropic built-in");
+                b.precond_update(self.g.as_ref(), Step::Scale(T::from_f64(s)), self.eta_prev, self.w.as_mut(), self.p.as_mut());
+                self.eta_prev = T::ZERO;
+                gn2
+            }
+            _ => {
+                let gn2 = b.grad_stats(self.g.as_ref(), Some(&mut self.gtg));
+                symmetrize(&mut self.gtg, k);
+                let ok = self.precond.phi(&self.gtg, k, T::EPSILON.to_f64(), &mut self.eig, &mut self.phi64);
+                debug_assert!(ok, "right-invariant built-in has Φ");
+                for (dst, &src) in self.phi.as_mut_slice().iter_mut().zip(&self.phi64) {
+                    *dst = T::from_f64(src);
+                }
+                b.precond_update(self.g.as_ref(), Step::Right(self.phi.as_ref()), self.eta_prev, self.w.as_mut(), self.p.as_mut());
+                self.eta_prev = T::ZERO;
+                gn2
+            }
+        }
+    }
+}
+
+impl<T: Float> PathState<T> for Primal<'_, T> {
+    fn stats(&self) -> SweepStats {
+        self.stats
+    }
+
+    fn iterate(&mut self, chooser: &mut StepChooser, t: usize) -> Option<(f64, f64)> {
+        let gn2 = self.precondition();
+        let b = self.b;
+        let eta = if chooser.line_search {
+            b.gemm(self.q.as_mut(), T::ZERO, self.x, self.p.as_ref(), T::ONE);
+            let eta = chooser.line_search(b, self.r.as_ref(), self.q.as_ref(), self.d.as_ref(), self.loss, self.stats.loss);
+            if eta == 0.0 {
+                return None;
+            }
+            let e = T::from_f64(eta);
+            self.stats = b.sweep(
+                self.x,
+                ResidualUpdate::FromProduct { q: self.q.as_ref(), eta: e },
+                self.r.as_mut(),
+                self.loss,
+                self.d.as_mut(),
+                self.g.as_mut(),
+            );
+            self.eta_prev = e;
+            eta
+        } else {
+            let eta = chooser.scheduled(t);
+            let e = T::from_f64(eta);
+            self.stats = b.sweep(
+                self.x,
+                ResidualUpdate::FromStep { p: self.p.as_ref(), eta: e },
+                self.r.as_mut(),
+                self.loss,
+                self.d.as_mut(),
+                self.g.as_mut(),
+            );
+            self.eta_prev = e;
+            eta
+        };
+        Some((eta, gn2.sqrt()))
+    }
+
+    fn recompute(&mut self) {
+        self.flush();
+        self.r.as_mut().copy_from(self.y);
+        self.b.gemm(self.r.as_mut(), -T::ONE, self.x, self.w.as_ref(), T::ONE);
+        self.stats = self.b.sweep(self.x, ResidualUpdate::Keep, self.r.as_mut(), self.loss, self.d.as_mut(), self.g.as_mut());
+    }
+
+    fn last_finite(&self) -> Mat<T> {
+        self.w.clone()
+    }
+
+    fn finish(mut self: Box<Self>) -> Mat<T> {
+        self.flush();
+        self.w
+    }
+}

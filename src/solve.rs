@@ -1,0 +1,223 @@
+//! The entry points and the iteration driver shared by both paths: stop
+//! rules, divergence, history, observers (SPEC §6).
+
+use crate::backend_choice::{make_backend, resolve_threads, Float};
+use crate::error::{Diverged, Error};
+use crate::gram::Gram;
+use crate::interpolator::analyze;
+use crate::observer::{Control, NoObserver, Observer, Progress};
+use crate::options::{LearningRate, Options, PathChoice};
+use crate::path_state::PathState;
+use crate::primal::Primal;
+use crate::problem::{validate, Dims};
+use crate::result::{HistoryEntry, Path, Solution, StopReason};
+use crate::step::StepChooser;
+use dspgd_backend::{norm_fro, Backend, Mat, MatRef, Precond, Scalar};
+use std::time::Instant;
+
+/// Largest Gram matrix M = XXᵀ the automatic choice will allocate.
+const GRAM_AUTO_MAX_BYTES: usize = 1 << 30;
+
+/// Solves min ℓ(XW − Y) by DSPGD from W₀ (`None` = 0) with the given options.
+///
+/// ```
+/// use dspgd::{solve, synthetic::gaussian_problem, Options, StopReason};
+/// let (x, y) = gaussian_problem::<f64>(20, 80, 2, 7);
+/// let opts = Options { precond: "ngd:1e-2".parse().unwrap(), ..Options::default() };
+/// let sol = solve(x.as_ref(), y.as_ref(), None, &opts).unwrap();
+/// assert_eq!(sol.stop_reason, StopReason::Converged);
+/// assert!(sol.rel_residual <= 1e-10);
+/// ```
+///
+/// # Errors
+/// Bad shapes, non-finite data, invalid options, an unavailable backend
+/// (all before the first iteration), or [`Error::Diverged`] with the last
+/// finite iterate.
+pub fn solve<T: Float>(x: MatRef<'_, T>, y: MatRef<'_, T>, w0: Option<MatRef<'_, T>>, opts: &Options) -> Result<Solution<T>, Error> {
+    solve_observed(x, y, w0, opts, &mut NoObserver)
+}
+
+/// [`solve`], calling `observer` every `observer.every()` iterations; the
+/// observer may stop the solve (stop reason `callback` or `interrupted`).
+///
+/// # Errors
+/// As [`solve`].
+pub fn solve_observed<T: Float>(
+    x: MatRef<'_, T>,
+    y: MatRef<'_, T>,
+    w0: Option<MatRef<'_, T>>,
+    opts: &Options,
+    observer: &mut dyn Observer,
+) -> Result<Solution<T>, Error> {
+    opts.validate()?;
+    let dims = validate(x, y, w0)?;
+    let threads = resolve_threads(opts.threads);
+    let backend = make_backend::<T>(opts.backend, threads)?;
+    let b = &*backend;
+    let path = choose_path::<T>(opts, dims)?;
+    let rule = opts.resolved_lr();
+
+    let setup_start = Instant::now();
+    let mut chooser = StepChooser::new(rule, opts.schedule, b, x, opts.precond.lipschitz(), opts.loss.beta(), &opts.loss);
+    let state: Box<dyn PathState<T> + '_> = match path {
+        Path::Primal => Box::new(Primal::new(b, x, y, w0, &opts.precond, &opts.loss, chooser.line_search)),
+        Path::Gram => Box::new(Gram::new(b, x, y, w0, &opts.precond, &opts.loss)),
+    };
+    let setup_seconds = setup_start.elapsed().as_secs_f64();
+
+    let y_norm = norm_fro(y);
+    let tol = opts.tol.unwrap_or(T::DEFAULT_TOL);
+    let (w, iterations, stop_reason, history, seconds) = drive(state, &mut chooser, opts, observer, y_norm, tol)?;
+
+    // Report the residual of the W we return, computed exactly.
+    let mut r = y.to_owned();
+    b.gemm(r.as_mut(), -T::ONE, x, w.as_ref(), T::ONE);
+    let mut scratch = Mat::zeros(dims.n, dims.k);
+    let fin = b.loss_grad(r.as_ref(), &opts.loss, scratch.as_mut());
+    let rel_residual = rel(fin.r_norm2.sqrt(), y_norm);
+
+    let mut warnings = vec![];
+    if !chooser.line_search && !opts.precond.is_smooth() && !opts.schedule.decays() {
+        warnings.push(format!(
+            "'{}' is not smooth: with a constant step its step length never shrinks, so it stalls at a residual of order η (SPEC §4.5); use --lr line-search or a decaying schedule",
+            opts.precond
+        ));
+    }
+    let analysis = opts.analyze.then(|| analyze(x, y, w0, &w));
+    let mut history = history;
+    if opts.history_every > 0 {
+        history.push(HistoryEntry { iteration: iterations, loss: fin.loss, rel_residual, grad_norm: f64::NAN, eta: 0.0 });
+    }
+    Ok(Solution {
+        w,
+        iterations,
+        rel_residual,
+        loss: fin.loss,
+        stop_reason,
+        step: chooser.info,
+        seconds,
+        setup_seconds,
+        iters_per_sec: if seconds > 0.0 { iterations as f64 / seconds } else { 0.0 },
+        backend: b.name(),
+        kernel: b.kernel(),
+        path,
+        threads,
+        dtype: T::NAME,
+        precond: opts.precond.to_string(),
+        loss_spec: opts.loss.to_string(),
+        history,
+        analysis,
+        warnings,
+    })
+}
+
+fn rel(num: f64, den: f64) -> f64 {
+    if den > 0.0 {
+        num / den
+    } else {
+        num
+    }
+}
+
+/// Gram when allowed and cheaper: per iteration it costs 2n²k against the
+/// primal 4ndk, and forming M costs about n/(2k) primal iterations, so it
+/// pays off for n < d once a solve runs more than a few dozen iterations.
+fn choose_path<T: Scalar>(opts: &Options, dims: Dims) -> Result<Path, Error> {
+    let phi_known = !matches!(opts.precond, Precond::Custom(_)) || has_custom_phi(&opts.precond, dims.k);
+    let allowed = opts.precond.class().is_right_invariant() && phi_known;
+    match opts.path {
+        PathChoice::Primal => Ok(Path::Primal),
+        PathChoice::Gram if allowed => Ok(Path::Gram),
+        PathChoice::Gram => Err(Error::InvalidOption {
+            arg: "path",
+            msg: format!("the Gram path needs an isotropic or right-invariant K with a known Φ(GᵀG); '{}' has none", opts.precond),
+        }),
+        PathChoice::Auto => {
+            let bytes = dims.n.saturating_mul(dims.n).saturating_mul(core::mem::size_of::<T>());
+            Ok(if allowed && dims.n < dims.d && bytes <= GRAM_AUTO_MAX_BYTES { Path::Gram } else { Path::Primal })
+        }
+    }
+}
+
+fn has_custom_phi(p: &Precond, k: usize) -> bool {
+    let gtg = vec![0.0; k * k];
+    let mut out = vec![0.0; k * k];
+    p.phi(&gtg, k, f64::EPSILON, &mut dspgd_backend::sym_eig::EigWorkspace::new(k), &mut out)
+}
+
+type DriveOut<T> = (Mat<T>, usize, StopReason, Vec<HistoryEntry>, f64);
+
+fn drive<T: Float>(
+    mut state: Box<dyn PathState<T> + '_>,
+    chooser: &mut StepChooser,
+    opts: &Options,
+    observer: &mut dyn Observer,
+    y_norm: f64,
+    tol: f64,
+) -> Result<DriveOut<T>, Error> {
+    let threshold = if y_norm > 0.0 { tol * y_norm } else { tol };
+    let initial_loss = state.stats().loss;
+    let every = observer.every().max(1);
+    let mut history = vec![];
+    let mut last_eta = 0.0;
+    let start = Instant::now();
+    let mut t = 0usize;
+    let reason = loop {
+        let s = state.stats();
+        let r_norm = s.r_norm2.sqrt();
+        let bound = opts.divergence_factor * initial_loss.max(f64::MIN_POSITIVE);
+        if !s.loss.is_finite() || !r_norm.is_finite() || (t > 0 && s.loss > bound) {
+            return Err(Error::Diverged(Box::new(Diverged::new(t, s.loss, initial_loss, last_eta, state.last_finite()))));
+        }
+        if r_norm <= threshold {
+            // The recurrence says converged: confirm on the exact residual.
+            state.recompute();
+            if state.stats().r_norm2.sqrt() <= threshold {
+                break StopReason::Converged;
+            }
+        }
+        if t >= opts.max_iters {
+            break StopReason::MaxIters;
+        }
+        if t % every == 0 {
+            let p = Progress {
+                iteration: t,
+                max_iters: opts.max_iters,
+                rel_residual: rel(r_norm, y_norm),
+                loss: s.loss,
+                elapsed: start.elapsed().as_secs_f64(),
+            };
+            match observer.observe(&p) {
+                Control::Continue => {}
+                Control::Stop => break StopReason::Callback,
+                Control::Interrupt => break StopReason::Interrupted,
+            }
+        }
+        if t > 0 && t % opts.recompute_every == 0 {
+            state.recompute();
+        }
+        let s = state.stats();
+        let Some((eta, g_norm)) = state.iterate(chooser, t) else {
+            break StopReason::Stalled;
+        };
+        if opts.history_every > 0 && t % opts.history_every == 0 {
+            history.push(HistoryEntry { iteration: t, loss: s.loss, rel_residual: rel(s.r_norm2.sqrt(), y_norm), grad_norm: g_norm, eta });
+        }
+        last_eta = eta;
+        t += 1;
+    };
+    let seconds = start.elapsed().as_secs_f64();
+    Ok((state.finish(), t, reason, history, seconds))
+}
+
+/// The step-size rule name for reports (`auto`, `line-search`, `constant`).
+pub fn lr_rule_name(lr: LearningRate) -> &'static str {
+    match lr {
+        LearningRate::Auto | LearningRate::Default => "auto",
+        LearningRate::LineSearch => "line-search",
+        LearningRate::Constant(_) => "constant",
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_object_safe<T: Float>(_: &dyn Backend<T>) {}
