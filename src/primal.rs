@@ -98,7 +98,13 @@ impl<'a, T: Float> Primal<'a, T> {
             }
             PrecondClass::Isotropic => {
                 let gn2 = b.grad_stats(self.g.as_ref(), None);
-                let s = self.precond.iso_scale(gn2).expect("isotropic built-in");
+                // ‖G‖² overflows or underflows for entries beyond ~1e±154: then take ‖G‖ with scaling.
+                let s = if gn2 == 0.0 || (gn2.is_finite() && gn2 >= f64::MIN_POSITIVE) {
+                    self.precond.iso_scale(gn2)
+                } else {
+                    self.precond.iso_scale_from_norm(dspgd_backend::norm_fro(self.g.as_ref()))
+                }
+                .expect("isotropic built-in");
                 b.precond_update(self.g.as_ref(), Step::Scale(T::from_f64(s)), self.eta_prev, self.w.as_mut(), self.p.as_mut());
                 self.eta_prev = T::ZERO;
                 gn2

@@ -42,7 +42,7 @@ impl Loss {
     pub fn beta(&self) -> Option<f64> {
         match *self {
             Loss::Squared | Loss::Huber { .. } | Loss::LogCosh => Some(1.0),
-            Loss::Lp { p } if p == 2.0 => Some(1.0),
+            Loss::Lp { p: 2.0 } => Some(1.0),
             Loss::Lp { .. } => None,
         }
     }
@@ -85,7 +85,7 @@ impl Loss {
             Loss::Squared => v.visit(SquaredKernel),
             Loss::Huber { delta } => v.visit(HuberKernel { delta: T::from_f64(delta) }),
             Loss::LogCosh => v.visit(LogCoshKernel),
-            Loss::Lp { p } if p == 2.0 => v.visit(SquaredKernel),
+            Loss::Lp { p: 2.0 } => v.visit(SquaredKernel),
             Loss::Lp { p } => v.visit(LpKernel { p: T::from_f64(p), pm1: T::from_f64(p - 1.0) }),
         }
     }
@@ -160,14 +160,21 @@ impl<T: Scalar> LossKernel<T> for HuberKernel<T> {
     }
 }
 
-/// log cosh r = |r| + ln(1 + e^{−2|r|}) − ln 2 (no overflow for large |r|).
+/// log cosh r, accurate at both ends: ln(1 + 2 sinh²(r/2)) for |r| ≤ 1 (no
+/// cancellation near 0, where the line search compares tiny losses), and
+/// |r| + ln(1 + e^{−2|r|}) − ln 2 beyond (no overflow for large |r|).
 #[derive(Clone, Copy, Debug)]
 pub struct LogCoshKernel;
 impl<T: Scalar> LossKernel<T> for LogCoshKernel {
     #[inline(always)]
     fn value(self, r: T) -> T {
         let a = r.abs();
-        a + (T::from_f64(-2.0) * a).exp().ln_1p() - T::from_f64(core::f64::consts::LN_2)
+        if a <= T::ONE {
+            let s = (T::from_f64(0.5) * a).sinh();
+            (T::from_f64(2.0) * s * s).ln_1p()
+        } else {
+            a + (T::from_f64(-2.0) * a).exp().ln_1p() - T::from_f64(core::f64::consts::LN_2)
+        }
     }
     #[inline(always)]
     fn grad(self, r: T) -> T {

@@ -100,10 +100,11 @@ pub trait CustomPrecond: Send + Sync + fmt::Debug {
 /// let err = "adam:-1".parse::<Precond>().unwrap_err();
 /// assert!(err.to_string().contains("ε"));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub enum Precond {
     /// ∇K(G) = G (plain gradient descent).
+    #[default]
     Gd,
     /// G·min(1, τ/‖G‖_F).
     Clip {
@@ -158,12 +159,6 @@ impl PartialEq for Precond {
             (Custom(a), Custom(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
-    }
-}
-
-impl Default for Precond {
-    fn default() -> Self {
-        Precond::Gd
     }
 }
 
@@ -229,8 +224,13 @@ impl Precond {
 
     /// For isotropic K: the scale s with ∇K(G) = s·G, given ‖G‖_F² (guarded: s·G = 0 at G = 0).
     pub fn iso_scale(&self, norm2: f64) -> Option<f64> {
+        self.iso_scale_from_norm(norm2.sqrt())
+    }
+
+    /// As [`Precond::iso_scale`], from ‖G‖_F itself (computed with scaling, e.g.
+    /// by [`crate::norm_fro`], it has no overflow or underflow of ‖G‖²).
+    pub fn iso_scale_from_norm(&self, norm: f64) -> Option<f64> {
         use Precond::*;
-        let norm = norm2.sqrt();
         let s = match *self {
             Gd => 1.0,
             Clip { tau } => {
@@ -302,7 +302,7 @@ impl Precond {
             Precond::Sign => v.visit(SignKernel),
             Precond::Adam { eps } => v.visit(AdamKernel { eps: T::from_f64(eps) }),
             Precond::EClip { tau } => v.visit(EClipKernel { tau: T::from_f64(tau) }),
-            Precond::Lp { p } if p == 2.0 => v.visit(IdentityKernel),
+            Precond::Lp { p: 2.0 } => v.visit(IdentityKernel),
             Precond::Lp { p } => v.visit(LpPrecondKernel { pm1: T::from_f64(p - 1.0) }),
             _ => return None,
         })
@@ -320,15 +320,33 @@ impl Precond {
         if let Some(pv) = self.dispatch_separable(MapInto { g, p: p.as_mut() }) {
             return pv;
         }
+        if let Some(s) = self.iso_scale_from_norm(crate::norm_fro(g)) {
+            for i in 0..d {
+                for j in 0..k {
+                    *p.at_mut(i, j) = s * g.at(i, j);
+                }
+            }
+            return p;
+        }
+        // Spectral: GᵀG of c·G, c a power of two near 1/max|gᵢⱼ|, so that it neither
+        // overflows nor underflows; then Φ(GᵀG) = c·Φ_{cε}((cG)ᵀ(cG)).
+        let amax = (0..d).flat_map(|i| (0..k).map(move |j| g.at(i, j).abs())).fold(0.0f64, f64::max);
+        let e = if amax > 0.0 && amax.is_finite() { amax.log2().round().clamp(-1022.0, 1023.0) as i32 } else { 0 };
+        let c = 2f64.powi(-e);
         let mut gtg = vec![0.0; k * k];
         for a in 0..k {
             for b in 0..k {
-                gtg[a * k + b] = (0..d).map(|i| g.at(i, a) * g.at(i, b)).sum();
+                gtg[a * k + b] = (0..d).map(|i| (c * g.at(i, a)) * (c * g.at(i, b))).sum();
             }
         }
+        let scaled = match *self {
+            Precond::Spectral { eps } => Precond::Spectral { eps: eps.map(|x| x * c) },
+            _ => self.clone(),
+        };
         let mut phi = vec![0.0; k * k];
-        let ok = self.phi(&gtg, k, f64::EPSILON, &mut EigWorkspace::new(k), &mut phi);
+        let ok = scaled.phi(&gtg, k, f64::EPSILON, &mut EigWorkspace::new(k), &mut phi);
         assert!(ok, "non-separable built-in preconditioners have a Φ");
+        phi.iter_mut().for_each(|x| *x *= c);
         for i in 0..d {
             for j in 0..k {
                 *p.at_mut(i, j) = (0..k).map(|l| g.at(i, l) * phi[l * k + j]).sum();
@@ -360,7 +378,11 @@ impl Precond {
                 let mut ws = EigWorkspace::new(k);
                 crate::sym_eig::sym_eig(&mut gtg, k, &mut ws.vals, &mut ws.vecs);
                 let e = eps.unwrap_or(0.0);
-                ws.vals.iter().map(|&l| (l.max(0.0) + e * e).sqrt() - e).sum()
+                // As in `phi`: without ε, eigenvalues at rounding level are structural
+                // zeros of GᵀG (d < k or rank-deficient G) and contribute 0, not √(rounding).
+                let lmax = ws.vals.iter().fold(0.0f64, |m, &x| m.max(x));
+                let thr = f64::EPSILON * (k.max(1) as f64) * 16.0 * lmax;
+                ws.vals.iter().map(|&l| if eps.is_some() || l > thr { (l.max(0.0) + e * e).sqrt() - e } else { 0.0 }).sum()
             }
             Sign => elems().map(f64::abs).sum(),
             Adam { eps } => elems().map(|x| x.abs() - eps * (x.abs() / eps).ln_1p()).sum(),

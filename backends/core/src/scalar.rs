@@ -70,6 +70,8 @@ pub trait Scalar:
     fn tanh(self) -> Self;
     /// eˣ.
     fn exp(self) -> Self;
+    /// sinh x.
+    fn sinh(self) -> Self;
     /// ln x.
     fn ln(self) -> Self;
     /// ln(1 + x), accurate near 0.
@@ -132,6 +134,10 @@ macro_rules! impl_scalar {
             #[inline(always)]
             fn exp(self) -> Self {
                 <$t>::exp(self)
+            }
+            #[inline(always)]
+            fn sinh(self) -> Self {
+                <$t>::sinh(self)
             }
             #[inline(always)]
             fn ln(self) -> Self {

@@ -120,23 +120,30 @@ fn signed_permutation(rng: &mut Rng, n: usize) -> Mat<f64> {
     Mat::from_fn(n, n, |i, j| if perm[i] == j { signs[i] } else { 0.0 })
 }
 
-/// Singular values of G (descending), from the eigenvalues of GᵀG.
+/// Singular values of G (descending, min(d, k) of them), from the
+/// eigenvalues of the smaller Gram matrix (GᵀG or GGᵀ), so that no
+/// structurally zero eigenvalue (which rounding makes ±1e-16·σ_max²) enters.
 fn singular_values(g: &Mat<f64>) -> Vec<f64> {
-    let k = g.ncols();
-    let mut gtg = matmul(&transpose(g), g).into_vec();
-    let mut vals = vec![0.0; k];
-    let mut vecs = vec![0.0; k * k];
-    sym_eig(&mut gtg, k, &mut vals, &mut vecs);
+    let gram = if g.nrows() >= g.ncols() { matmul(&transpose(g), g) } else { matmul(g, &transpose(g)) };
+    let n = gram.nrows();
+    let mut a = gram.into_vec();
+    let mut vals = vec![0.0; n];
+    let mut vecs = vec![0.0; n * n];
+    sym_eig(&mut a, n, &mut vals, &mut vecs);
     let mut s: Vec<f64> = vals.iter().map(|l| l.max(0.0).sqrt()).collect();
     s.sort_by(|a, b| b.total_cmp(a));
     s
 }
 
+/// The nuclear norm ‖G‖_* = Σσᵢ.
+fn nuclear_norm(g: &Mat<f64>) -> f64 {
+    singular_values(g).iter().sum()
+}
+
 /// σ_max / σ_min over the min(d, k) non-trivial singular values (∞ when rank-deficient).
 fn condition(g: &Mat<f64>) -> f64 {
     let s = singular_values(g);
-    let r = g.nrows().min(g.ncols());
-    s[0] / s[r - 1]
+    s[0] / s[s.len() - 1]
 }
 
 fn grad_k(k: &Precond, g: &Mat<f64>) -> Mat<f64> {
@@ -250,7 +257,7 @@ fn loss_grad_matches_finite_differences_f32() {
             let mut rng = Rng::new(seed);
             let (r, h) = loop {
                 let r = (random_sign(&mut rng) * log_uniform(&mut rng, 0.1, 10.0)) as f32;
-                let h = (r.abs().max(1.0) / 256.0) as f32;
+                let h = r.abs().max(1.0) / 256.0;
                 if loss_kinks(loss).iter().all(|c| (r as f64 - c).abs() > 4.0 * h as f64) {
                     break (r, h);
                 }
@@ -350,13 +357,22 @@ fn logcosh_is_finite_and_accurate_for_large_arguments() {
 
 /// log cosh r ≈ r²/2 must be accurate *relative to its value* for small |r|:
 /// the line search compares ℓ(R − ηQ) with ℓ(R) near convergence, when the
-/// residuals are 1e-6…1e-12. Reference: log cosh r = ln(1 + 2 sinh²(r/2)),
-/// which has no cancellation (std `sinh` and `ln_1p` are accurate to an ulp or
-/// two). Tolerance 1e-13 relative in f64, 1e-5 in f32.
+/// residuals are 1e-6…1e-12. Reference: for |r| < 1e-2 the Taylor series
+/// r²/2 − r⁴/12 + r⁶/45 − 17r⁸/2520 (next term 31r¹⁰/14175, below 1e-18
+/// relative); beyond, log cosh r = ln(1 + 2 sinh²(r/2)), which has no
+/// cancellation (std `sinh` and `ln_1p` are accurate to an ulp or two).
+/// Tolerance 1e-13 relative in f64, 1e-5 in f32.
 #[test]
 fn logcosh_is_accurate_for_small_arguments() {
     let l = Loss::LogCosh;
-    let reference = |r: f64| (2.0 * (0.5 * r).sinh().powi(2)).ln_1p();
+    let reference = |r: f64| {
+        if r.abs() < 1e-2 {
+            let x = r * r;
+            x * (0.5 + x * (-1.0 / 12.0 + x * (1.0 / 45.0 - x * 17.0 / 2520.0)))
+        } else {
+            (2.0 * (0.5 * r).sinh().powi(2)).ln_1p()
+        }
+    };
     let mut worst = (0.0f64, 0.0f64);
     for case in 0..CASES {
         let seed = seed(450, case);
@@ -725,8 +741,8 @@ fn spectral_grad_is_the_polar_factor() {
         let min = vals.iter().fold(f64::INFINITY, |m, &x| m.min(x));
         assert!(min >= -tol * scale, "seed {seed}: PᵀG has eigenvalue {min:e} < 0");
         let trace: f64 = (0..k).map(|i| ptg.at(i, i)).sum();
-        let nuc = potential(&pk, &g);
-        assert!((trace - nuc).abs() <= tol * nuc, "seed {seed}: tr(PᵀG) = {trace:e} but K(G) = ‖G‖_* = {nuc:e}");
+        let nuc = nuclear_norm(&g);
+        assert!((trace - nuc).abs() <= tol * nuc, "seed {seed}: tr(PᵀG) = {trace:e} but ‖G‖_* = {nuc:e}");
     }
 }
 
@@ -753,6 +769,30 @@ fn spectral_eps_is_a_smoothed_polar_factor() {
         let limit = grad_k(&Precond::Spectral { eps: Some(1e-9) }, &g);
         let exact = grad_k(&Precond::Spectral { eps: None }, &g);
         assert!(fro(&sub(&limit, &exact)) <= 1e-6, "seed {seed}: spectral:1e-9 far from spectral");
+    }
+}
+
+/// The potentials K of SPEC §3 at random points, against their closed forms:
+/// `spectral` is the nuclear norm ‖G‖_* and `spectral:ε` is Σ(√(σᵢ² + ε²) − ε),
+/// on tall and wide G alike (for d < k, GᵀG has k − d zero eigenvalues, which
+/// must contribute 0, not √(rounding) ≈ 1e-8·σ_max).
+#[test]
+fn spectral_potential_is_the_nuclear_norm() {
+    for case in 0..CASES {
+        let seed = seed(4300, case);
+        let mut rng = Rng::new(seed);
+        let (d, k) = (int(&mut rng, 1, 8), int(&mut rng, 1, 4));
+        let s = log_uniform(&mut rng, 1e-3, 1e3);
+        let g = gaussian(&mut rng, d, k, s);
+        let sv = singular_values(&g);
+        let scale = sv[0];
+        let got = potential(&Precond::Spectral { eps: None }, &g);
+        let want = nuclear_norm(&g);
+        assert!((got - want).abs() <= 1e-12 * scale, "seed {seed}: {d}x{k}: K_spectral(G) = {got:e}, ‖G‖_* = {want:e}");
+        let eps = 0.1 * scale;
+        let got = potential(&Precond::Spectral { eps: Some(eps) }, &g);
+        let want: f64 = sv.iter().map(|s| (s * s + eps * eps).sqrt() - eps).sum();
+        assert!((got - want).abs() <= 1e-12 * scale, "seed {seed}: {d}x{k}: K_spectral:ε(G) = {got:e}, want {want:e}");
     }
 }
 
@@ -850,7 +890,13 @@ fn potential_integrates_grad_along_segments() {
             let diff = sub(&b, &a);
             let mut integral = 0.0;
             for t in 0..=n {
-                let w = if t == 0 || t == n { 1.0 } else if t % 2 == 1 { 4.0 } else { 2.0 };
+                let w = if t == 0 || t == n {
+                    1.0
+                } else if t % 2 == 1 {
+                    4.0
+                } else {
+                    2.0
+                };
                 let x = t as f64 / n as f64;
                 let pt = Mat::from_fn(d2, k, |i, j| a.at(i, j) + x * diff.at(i, j));
                 integral += w * dot(&grad_k(pk, &pt), &diff);
@@ -859,18 +905,16 @@ fn potential_integrates_grad_along_segments() {
             // Simpson is exact to O(n⁻⁴) for smooth integrands; kinks along
             // the segment (sign, eclip, clip) leave an O(1/n) error, at most (8/3n)·‖B − A‖₁ ≈ 1e-2·(K(A) + K(B)).
             let tol = 2e-2 * (ka.abs() + kb.abs());
-            assert!(
-                (integral - (kb - ka)).abs() <= tol,
-                "seed {seed}: {pk}: ∫⟨∇K, B − A⟩ = {integral:e} but K(B) − K(A) = {:e}",
-                kb - ka
-            );
+            assert!((integral - (kb - ka)).abs() <= tol, "seed {seed}: {pk}: ∫⟨∇K, B − A⟩ = {integral:e} but K(B) − K(A) = {:e}", kb - ka);
         }
     }
 }
 
 /// ∇K is scale-robust: no overflow or underflow of ‖G‖² for the isotropic and
 /// spectral maps at entries of size 1e±170 (‖G‖²_F would be 1e±340, outside
-/// f64). `ngd` and `spectral` are invariant under G → cG, c > 0.
+/// f64). `ngd` and `spectral` are invariant under G → cG, c > 0, and
+/// `clip:1` of a huge G is G/‖G‖_F. (`power:p` is left out: its true value
+/// over- or underflows there.)
 #[test]
 fn precond_grad_at_extreme_scales() {
     for case in 0..CASES / 4 {
@@ -892,6 +936,11 @@ fn precond_grad_at_extreme_scales() {
                 );
             }
         }
+        let clip = Precond::Clip { tau: 1.0 };
+        let gc = Mat::from_fn(d, k, |i, j| 1e170 * g.at(i, j));
+        let want = grad_k(&Precond::Ngd { eps: None }, &g);
+        let err = fro(&sub(&grad_k(&clip, &gc), &want));
+        assert!(err <= 1e-8, "seed {seed}: clip:1 of 1e170·G is {:?}, want G/‖G‖ = {:?}", grad_k(&clip, &gc).as_slice(), want.as_slice());
     }
 }
 

@@ -1,0 +1,152 @@
+//! The command line, declared with clap: `solve`, `info`, `demo`.
+//!
+//! Spec strings (`--precond`, `--loss`, `--lr`, `--schedule`, `--backend`,
+//! `--path`) are taken as text here and parsed with the library's `FromStr`
+//! implementations by the commands, so that the error names the argument and
+//! carries the library's explanation of what is accepted.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    converged (solve), success (other commands)
+  1    any other failure
+  2    bad input or usage: unreadable or malformed file, shape mismatch,
+       bad spec string, unwritable output path (no output file is written)
+  3    stopped without converging: at --max-iters, or stalled (the line
+       search found no step that lowers the loss); W and the report are written
+  4    diverged: the report is written, W only with --keep-last
+  130  interrupted";
+
+/// Dual space preconditioned gradient descent for overparameterized linear
+/// problems XW = Y.
+///
+/// Without a command, runs `dspgd demo`.
+#[derive(Debug, Parser)]
+#[command(name = "dspgd", version, about, long_about, after_long_help = EXIT_CODES, after_help = "Exit codes: 0 converged, 2 bad input, 3 not converged (max iterations or stalled), 4 diverged, 1 other (see --help).")]
+pub struct Cli {
+    /// The command (default: demo).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Solve XW = Y from .npy files by DSPGD and write W (and a JSON report).
+    #[command(after_long_help = EXIT_CODES)]
+    Solve(SolveArgs),
+    /// Print the version, compiled-in backends, CPU features and build facts.
+    Info(InfoArgs),
+    /// Solve a built-in Gaussian problem with several preconditioners and
+    /// print where each lands relative to the minimum-distance interpolator.
+    Demo(DemoArgs),
+}
+
+/// The element type of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DTypeArg {
+    /// 32-bit floats.
+    F32,
+    /// 64-bit floats.
+    F64,
+}
+
+/// `dspgd solve`.
+#[derive(Debug, Args)]
+pub struct SolveArgs {
+    /// X, the data (n×d): a 2-D .npy file of f32 or f64, C or Fortran order, either byte order.
+    #[arg(long, value_name = "X.npy")]
+    pub x: PathBuf,
+    /// Y, the labels (n×k): 2-D, or 1-D for k = 1 (then W is written 1-D).
+    #[arg(long, value_name = "Y.npy")]
+    pub y: PathBuf,
+    /// W0, the starting point (d×k; 1-D for k = 1). Default: zeros.
+    #[arg(long, value_name = "W0.npy")]
+    pub w0: Option<PathBuf>,
+    /// Where to write W (d×k, or (d,) when Y is 1-D), in the run's dtype.
+    #[arg(long, value_name = "W.npy")]
+    pub out: PathBuf,
+    /// The preconditioner ∇K: gd, clip:τ, ngd, ngd:ε, power:p, spectral, spectral:ε, sign, adam:ε, eclip:τ, lp:p.
+    #[arg(long, value_name = "SPEC", default_value = "gd")]
+    pub precond: String,
+    /// The loss ℓ: squared, huber:δ, logcosh, lp:p.
+    #[arg(long, value_name = "SPEC", default_value = "squared")]
+    pub loss: String,
+    /// The step size: auto, line-search or a constant η > 0.
+    /// Default: auto for smooth K and loss, line-search otherwise.
+    #[arg(long, value_name = "auto|line-search|FLOAT", allow_hyphen_values = true)]
+    pub lr: Option<String>,
+    /// Decay of a constant or auto step: const, invsqrt, inv, geom:γ.
+    #[arg(long, value_name = "const|invsqrt|inv|geom:G", default_value = "const")]
+    pub schedule: String,
+    /// Stop when ‖XW − Y‖ ≤ tol·‖Y‖. Default: 1e-10 in f64, 1e-5 in f32.
+    #[arg(long, value_name = "F", allow_hyphen_values = true)]
+    pub tol: Option<f64>,
+    /// Iteration limit; reaching it exits with code 3 (W and the report are written).
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_iters: usize,
+    /// The kernel backend: auto, reference, faer (the DSPGD_BACKEND variable overrides auto).
+    #[arg(long, value_name = "auto|reference|faer", default_value = "auto")]
+    pub backend: String,
+    /// The solution path: auto, primal (any K) or gram (isotropic and right-invariant K).
+    #[arg(long, value_name = "auto|primal|gram", default_value = "auto")]
+    pub path: String,
+    /// Kernel threads (0 = all cores).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub threads: usize,
+    /// The run's element type. Default: X's; Y and W0 are converted to it.
+    #[arg(long, value_enum)]
+    pub dtype: Option<DTypeArg>,
+    /// Write a JSON report of the run here (also on divergence).
+    #[arg(long, value_name = "REPORT.json")]
+    pub report: Option<PathBuf>,
+    /// No summary and no progress on stderr (warnings and errors are still printed).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// On divergence, write the last finite iterate to --out anyway.
+    #[arg(long)]
+    pub keep_last: bool,
+}
+
+/// `dspgd info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `dspgd demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Samples (rows of X).
+    #[arg(long, default_value_t = 200)]
+    pub n: usize,
+    /// Features (columns of X).
+    #[arg(long, default_value_t = 2000)]
+    pub d: usize,
+    /// Outputs (columns of Y).
+    #[arg(long, default_value_t = 4)]
+    pub k: usize,
+    /// Seed of the Gaussian problem.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Iteration limit of each solve.
+    #[arg(long, value_name = "N", default_value_t = 20_000)]
+    pub max_iters: usize,
+    /// Kernel threads (0 = all cores).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub threads: usize,
+    /// Also write demo.json (the table and residual histories) and demo.svg
+    /// (residual against iteration for each K) into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
+
+impl Default for DemoArgs {
+    fn default() -> Self {
+        Self { n: 200, d: 2000, k: 4, seed: 1, max_iters: 20_000, threads: 1, out_dir: None }
+    }
+}
