@@ -1,0 +1,204 @@
+//! The solver's contract beyond the theorems: bad input as typed errors
+//! (SPEC §8), divergence with the last finite iterate, observers, options,
+//! user-defined K, backends agreeing.
+
+mod common;
+
+use common::{opts, problem, rel};
+use dspgd::{
+    min_distance_interpolator, solve, solve_observed, BackendChoice, Control, CustomPrecond, Error, LearningRate, Mat, MatMut, MatRef, Options,
+    PathChoice, Precond, PrecondClass, Progress, StopReason,
+};
+
+#[test]
+fn shape_mismatch_names_both_shapes() {
+    let (x, _) = problem();
+    let y = Mat::<f64>::zeros(39, 3);
+    let e = solve(x.as_ref(), y.as_ref(), None, &Options::default()).unwrap_err();
+    assert!(matches!(e, Error::Shape { arg: "y", .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(msg.contains("39x3") && msg.contains("40x160"), "{msg}");
+
+    let (x, y) = problem();
+    let w0 = Mat::<f64>::zeros(160, 2);
+    let e = solve(x.as_ref(), y.as_ref(), Some(w0.as_ref()), &Options::default()).unwrap_err();
+    assert!(matches!(e, Error::Shape { arg: "w0", .. }), "{e:?}");
+    assert!(e.to_string().contains("160x2") && e.to_string().contains("160x3"), "{e}");
+}
+
+#[test]
+fn empty_dimensions_are_errors() {
+    for (n, d, k) in [(0, 5, 1), (5, 0, 1), (5, 5, 0)] {
+        let x = Mat::<f64>::zeros(n, d);
+        let y = Mat::<f64>::zeros(n, k);
+        let e = solve(x.as_ref(), y.as_ref(), None, &Options::default()).unwrap_err();
+        assert!(matches!(e, Error::Shape { .. }), "{n}x{d}x{k}: {e:?}");
+    }
+}
+
+#[test]
+fn non_finite_data_is_reported_with_its_position() {
+    let (mut x, mut y) = problem();
+    *x.at_mut(3, 7) = f64::NAN;
+    match solve(x.as_ref(), y.as_ref(), None, &Options::default()).unwrap_err() {
+        Error::NonFinite { arg: "x", row: 3, col: 7, value } => assert!(value.is_nan()),
+        e => panic!("{e:?}"),
+    }
+    let (x, _) = problem();
+    *y.at_mut(0, 2) = f64::INFINITY;
+    assert!(matches!(solve(x.as_ref(), y.as_ref(), None, &Options::default()), Err(Error::NonFinite { arg: "y", row: 0, col: 2, .. })));
+    let (x, y) = problem();
+    let mut w0 = Mat::<f64>::zeros(160, 3);
+    *w0.at_mut(159, 0) = f64::NEG_INFINITY;
+    assert!(matches!(solve(x.as_ref(), y.as_ref(), Some(w0.as_ref()), &Options::default()), Err(Error::NonFinite { arg: "w0", row: 159, .. })));
+}
+
+#[test]
+fn invalid_options_are_errors_before_any_iteration() {
+    let (x, y) = problem();
+    let cases: Vec<(Options, &str)> = vec![
+        (Options { lr: LearningRate::Constant(0.0), ..Options::default() }, "lr"),
+        (Options { lr: LearningRate::Constant(f64::NAN), ..Options::default() }, "lr"),
+        (Options { tol: Some(-1.0), ..Options::default() }, "tol"),
+        (Options { max_iters: 0, ..Options::default() }, "max_iters"),
+        (Options { lr: LearningRate::Auto, precond: Precond::Sign, ..Options::default() }, "lr"),
+        (Options { lr: LearningRate::Auto, loss: "lp:3".parse().unwrap(), ..Options::default() }, "lr"),
+        (Options { lr: LearningRate::LineSearch, schedule: "inv".parse().unwrap(), ..Options::default() }, "schedule"),
+        (Options { path: PathChoice::Gram, precond: "adam:0.1".parse().unwrap(), ..Options::default() }, "path"),
+        (Options { precond: Precond::Adam { eps: -1.0 }, ..Options::default() }, "ε"),
+        (Options { precond: Precond::Clip { tau: 0.0 }, ..Options::default() }, "τ"),
+        (Options { precond: Precond::Power { p: 1.0 }, ..Options::default() }, "p"),
+    ];
+    for (o, needle) in cases {
+        let e = solve(x.as_ref(), y.as_ref(), None, &o).unwrap_err();
+        assert!(e.to_string().contains(needle), "{needle}: {e}");
+    }
+}
+
+#[test]
+fn divergence_is_a_typed_error_with_the_last_finite_iterate() {
+    let (x, y) = problem();
+    let e = solve(x.as_ref(), y.as_ref(), None, &opts("gd", "squared", "100")).unwrap_err();
+    let Error::Diverged(d) = e else { panic!("expected divergence, got {e:?}") };
+    assert!(d.iteration > 0 && d.iteration < 60, "detected at iteration {}", d.iteration);
+    let w = d.last_iterate::<f64>().expect("f64 iterate");
+    assert_eq!(w.shape(), (160, 3));
+    assert!(w.as_slice().iter().all(|v| v.is_finite()));
+    assert!(d.last_iterate::<f32>().is_none());
+}
+
+#[test]
+fn max_iters_is_a_stop_reason_not_an_error() {
+    let (x, y) = problem();
+    let sol = solve(x.as_ref(), y.as_ref(), None, &Options { max_iters: 5, ..Options::default() }).unwrap();
+    assert_eq!((sol.stop_reason, sol.iterations), (StopReason::MaxIters, 5));
+    assert!(sol.rel_residual > 1e-10);
+}
+
+#[test]
+fn an_observer_stops_the_solve_at_a_chosen_iteration() {
+    let (x, y) = problem();
+    let mut seen = vec![];
+    let mut obs = |p: &Progress| {
+        seen.push(p.iteration);
+        if p.iteration == 7 {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
+    };
+    let sol = solve_observed(x.as_ref(), y.as_ref(), None, &Options::default(), &mut obs).unwrap();
+    assert_eq!(sol.stop_reason, StopReason::Callback);
+    assert_eq!(sol.iterations, 7);
+    assert_eq!(seen, (0..=7).collect::<Vec<_>>());
+}
+
+#[test]
+fn history_is_recorded_when_asked() {
+    let (x, y) = problem();
+    let sol = solve(x.as_ref(), y.as_ref(), None, &Options { history_every: 10, ..Options::default() }).unwrap();
+    assert!(sol.history.len() >= sol.iterations / 10);
+    assert_eq!(sol.history[0].iteration, 0);
+    assert!(sol.history.windows(2).all(|w| w[1].loss <= w[0].loss), "gd with the auto step decreases the loss monotonically");
+    assert!(solve(x.as_ref(), y.as_ref(), None, &Options::default()).unwrap().history.is_empty());
+}
+
+#[test]
+fn non_smooth_k_with_a_constant_step_warns() {
+    let (x, y) = problem();
+    let sol = solve(x.as_ref(), y.as_ref(), None, &Options { max_iters: 50, ..opts("ngd", "squared", "0.1") }).unwrap();
+    assert!(sol.warnings.iter().any(|w| w.contains("not smooth")), "{:?}", sol.warnings);
+}
+
+/// A user-defined isotropic K (∇K = 2G) with its Φ: runs on both paths and lands on W_GD.
+#[derive(Debug)]
+struct Double;
+impl CustomPrecond for Double {
+    fn name(&self) -> String {
+        "double".into()
+    }
+    fn class(&self) -> PrecondClass {
+        PrecondClass::Isotropic
+    }
+    fn lipschitz(&self) -> Option<f64> {
+        Some(2.0)
+    }
+    fn apply(&self, g: MatRef<'_, f64>, mut p: MatMut<'_, f64>) {
+        for i in 0..g.nrows() {
+            for j in 0..g.ncols() {
+                *p.at_mut(i, j) = 2.0 * g.at(i, j);
+            }
+        }
+    }
+    fn phi(&self, gtg: MatRef<'_, f64>, mut phi: MatMut<'_, f64>) -> bool {
+        for i in 0..gtg.nrows() {
+            for j in 0..gtg.ncols() {
+                *phi.at_mut(i, j) = if i == j { 2.0 } else { 0.0 };
+            }
+        }
+        true
+    }
+}
+
+#[test]
+fn a_custom_k_runs_on_both_paths() {
+    let (x, y) = problem();
+    let w_gd = min_distance_interpolator(x.as_ref(), y.as_ref(), None).unwrap();
+    for path in [PathChoice::Primal, PathChoice::Gram] {
+        let o = Options { precond: Precond::custom(Double), path, ..Options::default() };
+        let sol = solve(x.as_ref(), y.as_ref(), None, &o).unwrap();
+        assert_eq!(sol.stop_reason, StopReason::Converged);
+        assert!(rel(&sol.w, &w_gd) <= 1e-8);
+        assert_eq!(sol.precond, "custom:double");
+    }
+    // f32 goes through the default conversion.
+    let (x, y) = dspgd::synthetic::gaussian_problem::<f32>(40, 160, 3, 1);
+    let o = Options { precond: Precond::custom(Double), path: PathChoice::Primal, ..Options::default() };
+    assert_eq!(solve(x.as_ref(), y.as_ref(), None, &o).unwrap().stop_reason, StopReason::Converged);
+}
+
+#[test]
+fn auto_path_picks_gram_for_right_invariant_k_when_n_below_d() {
+    let (x, y) = problem();
+    let pick = |k: &str| solve(x.as_ref(), y.as_ref(), None, &Options { max_iters: 3, ..opts(k, "squared", "line-search") }).unwrap().path;
+    assert_eq!(pick("gd"), dspgd::Path::Gram);
+    assert_eq!(pick("spectral"), dspgd::Path::Gram);
+    assert_eq!(pick("sign"), dspgd::Path::Primal);
+}
+
+#[test]
+fn every_compiled_backend_gives_the_same_solve() {
+    let (x, y) = problem();
+    let base = Options { max_iters: 300, tol: Some(1e-300), path: PathChoice::Primal, ..opts("adam:1e-2", "squared", "auto") };
+    let reference = solve(x.as_ref(), y.as_ref(), None, &Options { backend: BackendChoice::Reference, ..base.clone() }).unwrap();
+    assert_eq!(reference.backend, "reference");
+    for name in dspgd::compiled_backends() {
+        let b: BackendChoice = name.parse().unwrap();
+        for threads in [1, 2] {
+            let sol = solve(x.as_ref(), y.as_ref(), None, &Options { backend: b, threads, ..base.clone() }).unwrap();
+            assert_eq!(sol.backend, name);
+            let d = rel(&sol.w, &reference.w);
+            assert!(d <= 1e-10, "{name} with {threads} threads differs from reference by {d:.3e}");
+        }
+    }
+}
