@@ -116,3 +116,61 @@ pub(crate) fn all_packed_alike(layouts: &[Option<Packed>]) -> bool {
     }
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faer_views_address_the_same_elements() {
+        let data: Vec<f64> = (0..40).map(f64::from).collect();
+        // 3×4 with padded rows (stride 7) and its transpose.
+        let m = MatRef::from_strided(&data, 3, 4, 7, 1).unwrap();
+        for v in [m, m.transpose()] {
+            let f = faer_ref(v);
+            assert_eq!((f.nrows(), f.ncols()), v.shape());
+            for i in 0..v.nrows() {
+                for j in 0..v.ncols() {
+                    assert_eq!(f[(i, j)], v.at(i, j));
+                }
+            }
+        }
+        let mut buf = vec![0.0f64; 12];
+        let mut mm = MatMut::from_col_major(&mut buf, 3, 4).unwrap();
+        faer_mut(&mut mm)[(2, 1)] = 5.0;
+        assert_eq!(mm.at(2, 1), 5.0);
+        assert_eq!(buf[5], 5.0);
+    }
+
+    #[test]
+    fn empty_and_degenerate_views_convert() {
+        let empty: [f32; 0] = [];
+        let e = faer_ref(MatRef::from_row_major(&empty, 0, 5).unwrap());
+        assert_eq!((e.nrows(), e.ncols()), (0, 5));
+        // One row: its row stride is never used, even when it does not fit in isize.
+        let data = [1.0f32, 2.0];
+        let v = MatRef::from_strided(&data, 1, 2, usize::MAX, 1).unwrap();
+        let f = faer_ref(v);
+        assert_eq!((f[(0, 0)], f[(0, 1)]), (1.0, 2.0));
+    }
+
+    #[test]
+    fn packed_layouts() {
+        let data = [0.0f64; 24];
+        let rm = MatRef::from_row_major(&data[..6], 2, 3).unwrap();
+        let cm = MatRef::from_col_major(&data[..6], 2, 3).unwrap();
+        let padded = MatRef::from_strided(&data, 2, 3, 5, 1).unwrap();
+        let row = MatRef::from_row_major(&data[..3], 1, 3).unwrap();
+        let col = MatRef::from_col_major(&data[..3], 3, 1).unwrap();
+        assert_eq!(packed(rm), Some(Packed::Rows));
+        assert_eq!(packed(cm), Some(Packed::Cols));
+        assert_eq!(packed(padded), None);
+        assert_eq!(packed(row), Some(Packed::Any));
+        assert_eq!(packed(col), Some(Packed::Any));
+        assert_eq!(packed(rm.transpose()), Some(Packed::Cols));
+        assert!(all_packed_alike(&[packed(rm), packed(rm), packed(row.transpose())]));
+        assert!(!all_packed_alike(&[packed(rm), packed(cm)]));
+        assert!(!all_packed_alike(&[packed(rm), packed(padded)]));
+        assert!(all_packed_alike(&[packed(row), packed(cm)]));
+    }
+}
