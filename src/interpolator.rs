@@ -141,7 +141,7 @@ fn pinv_sym(m: &Mat<f64>) -> Mat<f64> {
 ///
 /// ```
 /// use dspgd::{min_distance_interpolator, Mat};
-/// let x = Mat::from_row_major_vec(vec![1.0, 0.0, 1.0, 0.0, 1.0, 0.0], 2, 3).unwrap();
+/// let x = Mat::<f64>::from_row_major_vec(vec![1.0, 0.0, 1.0, 0.0, 1.0, 0.0], 2, 3).unwrap();
 /// let y = Mat::from_row_major_vec(vec![2.0, 3.0], 2, 1).unwrap();
 /// let w = min_distance_interpolator(x.as_ref(), y.as_ref(), None).unwrap();
 /// // x₀ + x₂ = 2 is met by the smallest w: w₀ = w₂ = 1; x₁ = 3.

@@ -60,3 +60,8 @@ pub use options::{BackendChoice, LearningRate, Options, PathChoice, Schedule};
 pub use problem::{validate, Dims};
 pub use result::{Analysis, HistoryEntry, Path, Solution, StepInfo, StopReason};
 pub use solve::{lr_rule_name, solve, solve_observed};
+
+/// The README's Rust example runs as a doctest, so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
