@@ -60,13 +60,15 @@ use faer::Par;
 
 /// Smallest sweep (n·d·k) that is split across threads: below it, starting
 /// the threads costs more than it saves.
-const DEFAULT_MIN_PAR_WORK: usize = 1 << 18;
+const DEFAULT_MIN_PAR_WORK: usize = 1 << 20;
 
 /// The faer backend (see the crate docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FaerBackend {
     /// Requested threads: 0 = all cores.
     threads: usize,
+    /// Threads in effect (≥ 1), resolved once at construction.
+    workers: usize,
     /// Smallest n·d·k for which the sweep uses more than one thread.
     min_par_work: usize,
 }
@@ -80,8 +82,14 @@ impl Default for FaerBackend {
 
 impl FaerBackend {
     /// A backend using `threads` threads: 1 = sequential, 0 = all cores.
+    ///
+    /// The number of cores behind 0 is looked up here, once.
     pub fn new(threads: usize) -> Self {
-        Self { threads, min_par_work: DEFAULT_MIN_PAR_WORK }
+        let workers = match threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        Self { threads, workers, min_par_work: DEFAULT_MIN_PAR_WORK }
     }
 
     /// The thread count as requested (0 = all cores).
@@ -92,14 +100,11 @@ impl FaerBackend {
     /// The thread count in effect: the requested one, or the number of
     /// cores when 0 was requested.
     pub fn effective_threads(&self) -> usize {
-        match self.threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        }
+        self.workers
     }
 
     /// Sets the smallest sweep size n·d·k that is split across threads
-    /// (default 2¹⁸). Meant for tests (0 forces the parallel path on small
+    /// (default 2²⁰). Meant for tests (0 forces the parallel path on small
     /// shapes) and for tuning.
     #[doc(hidden)]
     pub fn with_min_parallel_work(mut self, work: usize) -> Self {
@@ -109,7 +114,7 @@ impl FaerBackend {
 
     /// faer's parallelism setting for the products.
     fn par(&self) -> Par {
-        match self.threads {
+        match self.workers {
             1 => Par::Seq,
             n => Par::rayon(n),
         }
@@ -144,7 +149,7 @@ impl<T: FaerScalar> Backend<T> for FaerBackend {
         d: MatMut<'_, T>,
         g: MatMut<'_, T>,
     ) -> SweepStats {
-        sweep::sweep(x, update, r, loss, d, g, self.effective_threads(), self.min_par_work)
+        sweep::sweep(x, update, r, loss, d, g, self.workers, self.min_par_work)
     }
 
     fn loss_grad(&self, r: MatRef<'_, T>, loss: &Loss, d: MatMut<'_, T>) -> SweepStats {

@@ -120,7 +120,7 @@ impl<T: FaerScalar> LossVisitor<T> for Sweep<'_, T> {
         let Sweep { x, update, r, d, g, threads } = self;
         let (n, dd) = (x.nrows(), x.ncols());
         let kk = r.ncols();
-        let block = block_rows::<T>(dd, kk);
+        let block = block_rows::<T>(dd, kk).min(n.max(1));
         if threads <= 1 {
             return T::with_scratch(block * kk, |qbuf| Chunk { x, update, r, d, g, qbuf, block }.run(k));
         }

@@ -48,11 +48,12 @@ fn check<T: FaerScalar>(b: &FaerBackend, n: usize, d: usize, k: usize, lx: Layou
 
 #[test]
 fn large_sweeps_match_reference_f64() {
-    // n·d·k = 360 000 > the default parallel threshold; 600 rows of d = 300
-    // make several row blocks per thread.
+    // n·d·k = 1 200 000 > the default parallel threshold (2²⁰); 1200 rows
+    // of d = 500 make several row blocks per thread. 97 rows of d = 2100
+    // make several blocks of 16 rows on one thread.
     for (i, &lx) in LAYOUTS.iter().enumerate() {
         for b in [FaerBackend::new(1), FaerBackend::new(2), FaerBackend::new(3)] {
-            check::<f64>(&b, 600, 300, 2, lx, 1e-12);
+            check::<f64>(&b, 1200, 500, 2, lx, 1e-12);
             check::<f64>(&b, 97 + i, 2100, 1, lx, 1e-12);
         }
     }
@@ -62,7 +63,7 @@ fn large_sweeps_match_reference_f64() {
 fn large_sweeps_match_reference_f32() {
     for &lx in &LAYOUTS {
         for b in [FaerBackend::new(1), FaerBackend::new(2)] {
-            check::<f32>(&b, 600, 300, 2, lx, 1e-5);
+            check::<f32>(&b, 1200, 500, 2, lx, 1e-5);
         }
     }
 }
@@ -72,10 +73,10 @@ fn large_sweeps_match_reference_f32() {
 #[test]
 fn parallel_sweep_is_deterministic() {
     let b = FaerBackend::new(2);
-    let x = mat::<f64>(800, 400, 7);
+    let x = mat::<f64>(1600, 400, 7);
     let p = mat::<f64>(400, 3, 8);
     let run = || {
-        let (mut r, mut d, mut g) = (mat::<f64>(800, 3, 9), Mat::zeros(800, 3), Mat::zeros(400, 3));
+        let (mut r, mut d, mut g) = (mat::<f64>(1600, 3, 9), Mat::zeros(1600, 3), Mat::zeros(400, 3));
         let s = b.sweep(x.as_ref(), ResidualUpdate::FromStep { p: p.as_ref(), eta: 0.5 }, r.as_mut(), &Loss::LogCosh, d.as_mut(), g.as_mut());
         (s, r, d, g)
     };
