@@ -107,7 +107,7 @@ fn cholesky(m: &Mat<f64>) -> Option<Mat<f64>> {
         for p in 0..j {
             s -= l.at(j, p) * l.at(j, p);
         }
-        if !(s > thr) {
+        if s.is_nan() || s <= thr {
             return None;
         }
         let ljj = s.sqrt();
