@@ -82,22 +82,18 @@ impl<'a, T: Float> Primal<'a, T> {
     fn precondition(&mut self) -> f64 {
         let b = self.b;
         let k = self.g.ncols();
-        let class = self.precond.class();
         if let Precond::Custom(c) = self.precond {
             self.flush();
             let gn2 = b.grad_stats(self.g.as_ref(), None);
             T::custom_apply(&**c, self.g.as_ref(), self.p.as_mut());
             return gn2;
         }
-        match class {
-            PrecondClass::Separable => {
-                let gn2 = b.grad_stats(self.g.as_ref(), None);
-                b.precond_update(self.g.as_ref(), Step::Separable(self.precond), self.eta_prev, self.w.as_mut(), self.p.as_mut());
-                self.eta_prev = T::ZERO;
-                gn2
-            }
+        let class = self.precond.class();
+        let right = !matches!(class, PrecondClass::Separable | PrecondClass::Isotropic);
+        let gn2 = b.grad_stats(self.g.as_ref(), right.then_some(&mut self.gtg[..]));
+        let step = match class {
+            PrecondClass::Separable => Step::Separable(self.precond),
             PrecondClass::Isotropic => {
-                let gn2 = b.grad_stats(self.g.as_ref(), None);
                 // ‖G‖² overflows or underflows for entries beyond ~1e±154: then take ‖G‖ with scaling.
                 let s = if gn2 == 0.0 || (gn2.is_finite() && gn2 >= f64::MIN_POSITIVE) {
                     self.precond.iso_scale(gn2)
@@ -105,23 +101,21 @@ impl<'a, T: Float> Primal<'a, T> {
                     self.precond.iso_scale_from_norm(dspgd_backend::norm_fro(self.g.as_ref()))
                 }
                 .expect("isotropic built-in");
-                b.precond_update(self.g.as_ref(), Step::Scale(T::from_f64(s)), self.eta_prev, self.w.as_mut(), self.p.as_mut());
-                self.eta_prev = T::ZERO;
-                gn2
+                Step::Scale(T::from_f64(s))
             }
             _ => {
-                let gn2 = b.grad_stats(self.g.as_ref(), Some(&mut self.gtg));
                 symmetrize(&mut self.gtg, k);
                 let ok = self.precond.phi(&self.gtg, k, T::EPSILON.to_f64(), &mut self.eig, &mut self.phi64);
                 debug_assert!(ok, "right-invariant built-in has Φ");
                 for (dst, &src) in self.phi.as_mut_slice().iter_mut().zip(&self.phi64) {
                     *dst = T::from_f64(src);
                 }
-                b.precond_update(self.g.as_ref(), Step::Right(self.phi.as_ref()), self.eta_prev, self.w.as_mut(), self.p.as_mut());
-                self.eta_prev = T::ZERO;
-                gn2
+                Step::Right(self.phi.as_ref())
             }
-        }
+        };
+        b.precond_update(self.g.as_ref(), step, self.eta_prev, self.w.as_mut(), self.p.as_mut());
+        self.eta_prev = T::ZERO;
+        gn2
     }
 }
 
@@ -135,35 +129,21 @@ impl<T: Float> PathState<T> for Primal<'_, T> {
         let b = self.b;
         let eta = if chooser.line_search {
             b.gemm(self.q.as_mut(), T::ZERO, self.x, self.p.as_ref(), T::ONE);
-            let eta = chooser.line_search(b, self.r.as_ref(), self.q.as_ref(), self.d.as_ref(), self.loss, self.stats.loss);
-            if eta == 0.0 {
-                return None;
-            }
-            let e = T::from_f64(eta);
-            self.stats = b.sweep(
-                self.x,
-                ResidualUpdate::FromProduct { q: self.q.as_ref(), eta: e },
-                self.r.as_mut(),
-                self.loss,
-                self.d.as_mut(),
-                self.g.as_mut(),
-            );
-            self.eta_prev = e;
-            eta
+            chooser.line_search(b, self.r.as_ref(), self.q.as_ref(), self.d.as_ref(), self.loss, self.stats.loss)
         } else {
-            let eta = chooser.scheduled(t);
-            let e = T::from_f64(eta);
-            self.stats = b.sweep(
-                self.x,
-                ResidualUpdate::FromStep { p: self.p.as_ref(), eta: e },
-                self.r.as_mut(),
-                self.loss,
-                self.d.as_mut(),
-                self.g.as_mut(),
-            );
-            self.eta_prev = e;
-            eta
+            chooser.scheduled(t)
         };
+        if eta == 0.0 {
+            return None;
+        }
+        let e = T::from_f64(eta);
+        let update = if chooser.line_search {
+            ResidualUpdate::FromProduct { q: self.q.as_ref(), eta: e }
+        } else {
+            ResidualUpdate::FromStep { p: self.p.as_ref(), eta: e }
+        };
+        self.stats = b.sweep(self.x, update, self.r.as_mut(), self.loss, self.d.as_mut(), self.g.as_mut());
+        self.eta_prev = e;
         Some((eta, gn2.sqrt()))
     }
 
