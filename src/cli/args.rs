@@ -17,14 +17,15 @@ Exit codes:
   3    stopped without converging: at --max-iters, or stalled (the line
        search found no step that lowers the loss); W and the report are written
   4    diverged: the report is written, W only with --keep-last
-  130  interrupted";
+  130  interrupted by Ctrl-C: the last iterate and the report are written
+       (a second Ctrl-C exits at once without writing)";
 
 /// Dual space preconditioned gradient descent for overparameterized linear
 /// problems XW = Y.
 ///
 /// Without a command, runs `dspgd demo`.
 #[derive(Debug, Parser)]
-#[command(name = "dspgd", version, about, long_about, after_long_help = EXIT_CODES, after_help = "Exit codes: 0 converged, 2 bad input, 3 not converged (max iterations or stalled), 4 diverged, 1 other (see --help).")]
+#[command(name = "dspgd", version, about, long_about, after_long_help = EXIT_CODES, after_help = "Exit codes: 0 converged, 2 bad input, 3 not converged (max iterations or stalled), 4 diverged, 130 interrupted, 1 other (see --help).")]
 pub struct Cli {
     /// The command (default: demo).
     #[command(subcommand)]
@@ -36,7 +37,7 @@ pub struct Cli {
 pub enum Command {
     /// Solve XW = Y from .npy files by DSPGD and write W (and a JSON report).
     #[command(after_long_help = EXIT_CODES)]
-    Solve(SolveArgs),
+    Solve(Box<SolveArgs>),
     /// Print the version, compiled-in backends, CPU features and build facts.
     Info(InfoArgs),
     /// Solve a built-in Gaussian problem with several preconditioners and

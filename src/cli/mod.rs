@@ -1,7 +1,7 @@
 //! The `dspgd` command-line program (DESIGN.md, "CLI contract"): the front
 //! layer over the library. It reads and writes `.npy` files ([`npy`]),
-//! writes outputs atomically ([`atomic`]), solves ([`solve`]), reports
-//! ([`report`]), describes the build and the machine ([`info`]) and runs a
+//! writes outputs atomically ([`atomic`]), solves ([`solve`]) and stops
+//! cleanly on Ctrl-C ([`interrupt`]), reports ([`report`]), describes the build and the machine ([`info`]) and runs a
 //! built-in demonstration ([`demo`]).
 //!
 //! Every failure ends as one line `error: ...` on stderr and an exit code:
@@ -12,6 +12,7 @@ pub mod args;
 pub mod atomic;
 pub mod demo;
 pub mod info;
+pub mod interrupt;
 pub mod npy;
 pub mod report;
 pub mod solve;

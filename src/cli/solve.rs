@@ -82,7 +82,7 @@ fn lib_error(e: &Error, inputs: &Inputs) -> Fail {
 
 /// Reads one input file; any problem is exit 2 naming the option and the file.
 fn read_input(flag: &str, path: &Path) -> Result<Array, Fail> {
-    npy::read(path).map_err(|e| Fail::usage(format!("{flag}: {e}")))
+    npy::read(path).map_err(|e| Fail::usage(format!("{flag} {}: {}", e.path.display(), e.msg)))
 }
 
 /// Moves or converts the elements of an array into a `Mat<T>` of the given shape.
@@ -119,6 +119,7 @@ fn show(p: &Path) -> String {
 /// A [`Fail`] with exit code 2 for bad input or usage, 1 otherwise.
 pub fn run(a: &SolveArgs) -> Result<u8> {
     let wall = Instant::now();
+    super::interrupt::install();
     let opts = options(a)?;
 
     // Outputs: distinct, writable, checked before any work.
@@ -266,6 +267,7 @@ impl Run<'_> {
                     StopReason::Stalled if !a.quiet => eprintln!(
                         "dspgd: not converged: the line search found no step that lowers the loss (rounding floor reached; exit code 3)"
                     ),
+                    StopReason::Interrupted => eprintln!("dspgd: interrupted at iteration {}; wrote the last iterate (exit code 130)", sol.iterations),
                     _ => {}
                 }
                 Ok(code)
@@ -315,8 +317,9 @@ impl Run<'_> {
     }
 }
 
-/// A one-line progress display on a terminal: iterations, residual,
-/// iterations/s; shown only for runs longer than half a second.
+/// A one-line progress display on a terminal (iterations, residual,
+/// iterations/s; only for runs longer than half a second), and the check
+/// for Ctrl-C.
 struct ProgressLine {
     enabled: bool,
     shown: bool,
@@ -335,15 +338,15 @@ impl ProgressLine {
     }
 }
 
+/// Watches the solve: shows the progress line and turns Ctrl-C into a clean stop.
 impl Observer for ProgressLine {
     fn every(&self) -> usize {
-        if self.enabled {
-            8
-        } else {
-            usize::MAX
-        }
+        8
     }
     fn observe(&mut self, p: &Progress) -> Control {
+        if super::interrupt::requested() {
+            return Control::Interrupt;
+        }
         if self.enabled && p.elapsed >= 0.5 && p.elapsed - self.last >= 0.1 {
             self.last = p.elapsed;
             let rate = if p.elapsed > 0.0 { p.iteration as f64 / p.elapsed } else { 0.0 };
