@@ -1,6 +1,7 @@
 //! The error type of the solver layer.
 
 use core::fmt;
+use crate::result::{Path, StepInfo};
 use dspgd_backend::{Mat, Scalar, SpecError};
 use std::any::Any;
 
@@ -59,13 +60,34 @@ pub struct Diverged {
     pub initial_loss: f64,
     /// The step size in use.
     pub eta: f64,
+    /// How the step size was chosen (η₀, ‖X‖₂ for `auto`).
+    pub step: Option<StepInfo>,
+    /// The backend that ran.
+    pub backend: &'static str,
+    /// Its kernel level.
+    pub kernel: String,
+    /// The path that ran.
+    pub path: Option<Path>,
+    /// Seconds of setup before the loop.
+    pub setup_seconds: f64,
     /// The last iterate whose loss was finite (a `Mat<T>` of the run's type).
     last_finite: Box<dyn Any + Send + Sync>,
 }
 
 impl Diverged {
     pub(crate) fn new<T: Scalar>(iteration: usize, loss: f64, initial_loss: f64, eta: f64, w: Mat<T>) -> Self {
-        Self { iteration, loss, initial_loss, eta, last_finite: Box::new(w) }
+        Self {
+            iteration,
+            loss,
+            initial_loss,
+            eta,
+            step: None,
+            backend: "",
+            kernel: String::new(),
+            path: None,
+            setup_seconds: 0.0,
+            last_finite: Box::new(w),
+        }
     }
 
     /// The last finite iterate, if the run's scalar type is `T`.

@@ -67,7 +67,17 @@ pub fn solve_observed<T: Float>(
 
     let y_norm = norm_fro(y);
     let tol = opts.tol.unwrap_or(T::DEFAULT_TOL);
-    let (w, iterations, stop_reason, history, seconds) = drive(state, &mut chooser, opts, observer, y_norm, tol)?;
+    let (w, iterations, stop_reason, history, seconds) = drive(state, &mut chooser, opts, observer, y_norm, tol).map_err(|e| match e {
+        Error::Diverged(mut d) => {
+            d.step = Some(chooser.info.clone());
+            d.backend = b.name();
+            d.kernel = b.kernel();
+            d.path = Some(path);
+            d.setup_seconds = setup_seconds;
+            Error::Diverged(d)
+        }
+        other => other,
+    })?;
 
     // Report the residual of the W we return, computed exactly.
     let mut r = y.to_owned();

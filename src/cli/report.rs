@@ -140,6 +140,10 @@ pub struct DivergedFacts {
     pub backend: &'static str,
     /// Its kernel level.
     pub kernel: String,
+    /// The path that ran.
+    pub path: Option<&'static str>,
+    /// Seconds of setup before the loop.
+    pub setup_seconds: f64,
     /// Kernel threads.
     pub threads: usize,
     /// The library's message.
@@ -158,11 +162,10 @@ pub fn diverged_report(meta: &RunMeta, f: &DivergedFacts, wall_seconds: f64, exi
     m.insert("stop_reason".into(), json!("diverged"));
     m.insert("backend".into(), json!(f.backend));
     m.insert("kernel".into(), json!(f.kernel));
-    // The library does not say which path ran when it diverges.
-    m.insert("path".into(), Value::Null);
+    m.insert("path".into(), json!(f.path));
     m.insert("threads".into(), json!(f.threads));
     m.insert("seconds".into(), json!(wall_seconds));
-    m.insert("setup_seconds".into(), Value::Null);
+    m.insert("setup_seconds".into(), json!(f.setup_seconds));
     m.insert("iters_per_sec".into(), json!(if wall_seconds > 0.0 { f.iteration as f64 / wall_seconds } else { 0.0 }));
     m.insert("wall_seconds".into(), json!(wall_seconds));
     m.insert("warnings".into(), json!([f.message]));

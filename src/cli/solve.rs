@@ -12,7 +12,7 @@ use super::report::{self, DivergedFacts, RunMeta};
 use super::{atomic, Fail, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_NOT_CONVERGED, EXIT_OK, EXIT_OTHER};
 use anyhow::Result;
 use dspgd::{
-    lr_rule_name, make_backend, resolve_threads, solve_observed, BackendChoice, Control, Error, Float, LearningRate, Loss, Mat, Observer,
+    lr_rule_name, resolve_threads, solve_observed, BackendChoice, Control, Error, Float, LearningRate, Loss, Mat, Observer,
     Options, PathChoice, Precond, Progress, Schedule, StopReason,
 };
 use std::any::Any;
@@ -275,18 +275,16 @@ impl Run<'_> {
             Err(e @ Error::Diverged(_)) => {
                 let text = e.to_string();
                 let Error::Diverged(dv) = e else { unreachable!("matched above") };
-                let backend = make_backend::<T>(self.opts.backend, self.opts.threads).ok();
                 let facts = DivergedFacts {
                     iteration: dv.iteration,
                     loss: dv.loss,
                     initial_loss: dv.initial_loss,
                     eta: dv.eta,
-                    eta0: match self.opts.lr {
-                        LearningRate::Constant(e) => Some(e),
-                        _ => None,
-                    },
-                    backend: backend.as_ref().map_or("unknown", |b| b.name()),
-                    kernel: backend.as_ref().map_or_else(String::new, |b| b.kernel()),
+                    eta0: dv.step.as_ref().and_then(|s| s.eta0),
+                    backend: dv.backend,
+                    kernel: dv.kernel.clone(),
+                    path: dv.path.map(|p| p.as_str()),
+                    setup_seconds: dv.setup_seconds,
                     threads: resolve_threads(self.opts.threads),
                     message: text.clone(),
                 };

@@ -91,7 +91,14 @@ fn example(range: &str) -> &'static str {
     }
 }
 
-/// Formats an f64 parameter so that parsing it back gives the same value.
+/// Formats an f64 parameter so that parsing it back gives the same value,
+/// in the shorter of plain and scientific notation (`0.5`, `1e-3`).
 pub(crate) fn fmt_param(x: f64) -> String {
-    format!("{x}")
+    let plain = format!("{x}");
+    let sci = format!("{x:e}");
+    if sci.len() < plain.len() {
+        sci
+    } else {
+        plain
+    }
 }
