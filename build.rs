@@ -39,8 +39,10 @@ fn main() {
     }
 
     let mut backends = vec!["reference"];
-    if std::env::var_os("CARGO_FEATURE_FAER").is_some() {
-        backends.push("faer");
+    for (feature, name) in [("CARGO_FEATURE_FAER", "faer"), ("CARGO_FEATURE_SIMD", "simd"), ("CARGO_FEATURE_OPENBLAS", "openblas")] {
+        if std::env::var_os(feature).is_some() {
+            backends.push(name);
+        }
     }
     println!("cargo:rustc-env=DSPGD_BACKENDS={}", backends.join(","));
     println!("cargo:rustc-env=DSPGD_PROFILE={}", std::env::var("PROFILE").unwrap_or_default());

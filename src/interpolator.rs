@@ -3,7 +3,7 @@
 //! solve of M = XXᵀ, never an explicit inverse; a rank-deficient X falls back
 //! to the pseudo-inverse of M from its eigendecomposition.
 
-use crate::backend_choice::{make_backend, Float};
+use crate::backend_choice::{make_backend_for, Float, Workload};
 use crate::error::Error;
 use crate::options::BackendChoice;
 use crate::problem::validate;
@@ -28,7 +28,8 @@ enum Factor {
 impl RowSpace {
     pub fn new<T: Scalar>(x: MatRef<'_, T>) -> Self {
         let x: Mat<f64> = x.to_owned().cast();
-        let backend = make_backend::<f64>(BackendChoice::Auto, 0).unwrap_or_else(|_| Box::new(dspgd_backend::Reference));
+        let w = Workload { n: x.nrows(), d: x.ncols(), k: 1, gram: true };
+        let backend = make_backend_for::<f64>(BackendChoice::Auto, 0, w).unwrap_or_else(|_| Box::new(dspgd_backend::Reference));
         let n = x.nrows();
         let mut m = Mat::zeros(n, n);
         backend.gemm(m.as_mut(), 0.0, x.as_ref(), x.as_ref().transpose(), 1.0);

@@ -147,13 +147,19 @@ impl FromStr for PathChoice {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum BackendChoice {
-    /// The fastest compiled-in backend for this CPU and shape.
+    /// The best compiled-in backend for this CPU and shape (see [`crate::make_backend`]).
     #[default]
     Auto,
+    /// Time a few iterations of every available backend on the actual problem and keep the fastest.
+    Tune,
     /// Plain loops (the test oracle; slow).
     Reference,
     /// faer (feature `faer`, default).
     Faer,
+    /// Hand-written SIMD with pulp: AVX-512, AVX2+FMA, NEON or scalar (feature `simd`, default).
+    Simd,
+    /// The system OpenBLAS (feature `openblas`, opt-in).
+    OpenBlas,
 }
 
 impl BackendChoice {
@@ -161,9 +167,18 @@ impl BackendChoice {
     pub fn as_str(&self) -> &'static str {
         match self {
             BackendChoice::Auto => "auto",
+            BackendChoice::Tune => "tune",
             BackendChoice::Reference => "reference",
             BackendChoice::Faer => "faer",
+            BackendChoice::Simd => "simd",
+            BackendChoice::OpenBlas => "openblas",
         }
+    }
+}
+
+impl fmt::Display for BackendChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -172,12 +187,18 @@ impl FromStr for BackendChoice {
     fn from_str(s: &str) -> Result<Self, SpecError> {
         match s.trim() {
             "auto" => Ok(BackendChoice::Auto),
+            "tune" => Ok(BackendChoice::Tune),
             "reference" => Ok(BackendChoice::Reference),
             "faer" => Ok(BackendChoice::Faer),
+            "simd" => Ok(BackendChoice::Simd),
+            "openblas" => Ok(BackendChoice::OpenBlas),
             other => Err(SpecError {
                 what: "backend",
                 spec: s.into(),
-                reason: format!("unknown backend '{other}'; this build knows auto, reference, faer"),
+                reason: format!(
+                    "unknown backend '{other}'; expected auto, tune, reference, faer, simd or openblas (this build has {})",
+                    crate::compiled_backends().join(", ")
+                ),
             }),
         }
     }

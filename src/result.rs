@@ -169,4 +169,17 @@ pub struct Solution<T> {
     pub analysis: Option<Analysis>,
     /// Things the caller should know (e.g. a non-smooth K with a constant step).
     pub warnings: Vec<String>,
+    /// With `BackendChoice::Tune`: what each candidate reached (the fastest ran).
+    pub tuning: Vec<TuneTrial>,
+}
+
+/// One candidate timed by `BackendChoice::Tune`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TuneTrial {
+    /// The backend.
+    pub backend: &'static str,
+    /// Its kernel level.
+    pub kernel: String,
+    /// Iterations per second of its short run.
+    pub iters_per_sec: f64,
 }

@@ -1,16 +1,16 @@
 //! The entry points and the iteration driver shared by both paths: stop
 //! rules, divergence, history, observers (SPEC §6).
 
-use crate::backend_choice::{make_backend, resolve_threads, Float};
+use crate::backend_choice::{auto_candidates, resolve_choice, resolve_threads, Float, Workload};
 use crate::error::{Diverged, Error};
 use crate::gram::Gram;
 use crate::interpolator::analyze;
 use crate::observer::{Control, NoObserver, Observer, Progress};
-use crate::options::{LearningRate, Options, PathChoice};
+use crate::options::{BackendChoice, LearningRate, Options, PathChoice};
 use crate::path_state::PathState;
 use crate::primal::Primal;
 use crate::problem::{validate, Dims};
-use crate::result::{HistoryEntry, Path, Solution, StopReason};
+use crate::result::{HistoryEntry, Path, Solution, StopReason, TuneTrial};
 use crate::step::StepChooser;
 use dspgd_backend::{norm_fro, Backend, Mat, MatRef, Precond, Scalar};
 use std::time::Instant;
@@ -52,9 +52,13 @@ pub fn solve_observed<T: Float>(
     opts.validate()?;
     let dims = validate(x, y, w0)?;
     let threads = resolve_threads(opts.threads);
-    let backend = make_backend::<T>(opts.backend, threads)?;
-    let b = &*backend;
     let path = choose_path::<T>(opts, dims)?;
+    let workload = Workload { n: dims.n, d: dims.d, k: dims.k, gram: path == Path::Gram };
+    let (backend, tuning) = match resolve_choice(opts.backend, workload)? {
+        BackendChoice::Tune => tune(x, y, w0, opts, path, threads, workload)?,
+        named => (T::named_backend(named, threads)?, vec![]),
+    };
+    let b = &*backend;
     let rule = opts.resolved_lr();
 
     let setup_start = Instant::now();
@@ -118,7 +122,56 @@ pub fn solve_observed<T: Float>(
         history,
         analysis,
         warnings,
+        tuning,
     })
+}
+
+/// Iterations each candidate runs when tuning.
+const TUNE_ITERS: usize = 5;
+
+/// `BackendChoice::Tune`: runs a few iterations of every available candidate
+/// on this problem (same path, threads and step rule) and keeps the fastest
+/// loop. Candidates that cannot run here are skipped; the reference backend
+/// is timed only when nothing else is compiled in.
+#[allow(clippy::type_complexity)]
+fn tune<T: Float>(
+    x: MatRef<'_, T>,
+    y: MatRef<'_, T>,
+    w0: Option<MatRef<'_, T>>,
+    opts: &Options,
+    path: Path,
+    threads: usize,
+    workload: Workload,
+) -> Result<(Box<dyn Backend<T>>, Vec<TuneTrial>), Error> {
+    let mut candidates = auto_candidates(workload);
+    if candidates.len() > 1 {
+        candidates.retain(|c| *c != BackendChoice::Reference);
+    }
+    let path_choice = match path {
+        Path::Primal => PathChoice::Primal,
+        Path::Gram => PathChoice::Gram,
+    };
+    let mut trials = vec![];
+    let mut best: Option<(f64, BackendChoice)> = None;
+    for c in candidates {
+        let trial = Options {
+            backend: c,
+            path: path_choice,
+            threads,
+            max_iters: TUNE_ITERS,
+            tol: Some(f64::MIN_POSITIVE),
+            analyze: false,
+            history_every: 0,
+            ..opts.clone()
+        };
+        let Ok(sol) = solve(x, y, w0, &trial) else { continue };
+        trials.push(TuneTrial { backend: sol.backend, kernel: sol.kernel.clone(), iters_per_sec: sol.iters_per_sec });
+        if best.is_none_or(|(ips, _)| sol.iters_per_sec > ips) {
+            best = Some((sol.iters_per_sec, c));
+        }
+    }
+    let chosen = best.map_or(auto_candidates(workload)[0], |(_, c)| c);
+    Ok((T::named_backend(chosen, threads)?, trials))
 }
 
 fn rel(num: f64, den: f64) -> f64 {

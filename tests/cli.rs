@@ -525,7 +525,7 @@ fn no_arguments_runs_the_demo_table() {
     let rho = |k: &str| -> f64 {
         let line = out.lines().find(|l| l.split_whitespace().next() == Some(k)).unwrap_or_else(|| panic!("no row {k}:\n{out}"));
         let cols: Vec<&str> = line.split_whitespace().collect();
-        cols[cols.len() - 3].parse().unwrap()
+        cols[cols.len() - 4].parse().unwrap() // ρ, seconds, iters/s, backend/path
     };
     assert!((rho("gd") - 1.0).abs() < 1e-6, "{out}");
     assert!(rho("sign") > 1.01, "{out}");
@@ -540,7 +540,7 @@ fn demo_out_dir_writes_json_and_svg() {
     assert_eq!(v["runs"].as_array().unwrap().len(), 7);
     assert!(v["runs"][0]["history"]["rel_residual"].as_array().unwrap().len() > 1);
     let svg = std::fs::read_to_string(dir.path("demo.svg")).unwrap();
-    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>") && svg.contains("polyline"));
+    assert!(svg.starts_with("<?xml") && svg.contains("<svg") && svg.trim_end().ends_with("</svg>") && svg.contains("polyline"));
     let o = dspgd(&["demo", "--n", "30", "--d", "10"]);
     assert_eq!(code(&o), 2, "n > d is refused");
 }

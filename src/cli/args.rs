@@ -1,4 +1,4 @@
-//! The command line, declared with clap: `solve`, `info`, `demo`.
+//! The command line, declared with clap: `solve`, `info`, `demo`, `bias`.
 //!
 //! Spec strings (`--precond`, `--loss`, `--lr`, `--schedule`, `--backend`,
 //! `--path`) are taken as text here and parsed with the library's `FromStr`
@@ -43,7 +43,28 @@ pub enum Command {
     /// Solve a built-in Gaussian problem with several preconditioners and
     /// print where each lands relative to the minimum-distance interpolator.
     Demo(DemoArgs),
+    /// Iterations per second of each compiled backend on the benchmark
+    /// protocol's shapes, beside this machine's streaming-read and gemm limits.
+    Bench(Box<super::bench::BenchArgs>),
+    /// The implicit-bias experiment: where the limit W∞(η) lands, against
+    /// the step size η, for one K and an isotropic control.
+    #[command(after_long_help = BIAS_HELP)]
+    Bias(BiasArgs),
 }
+
+const BIAS_HELP: &str = "\
+For each step size η of the grid, the K of --precond and the control K
+are each solved from W0 = 0 to --tol with the constant step η, and the
+limit W∞(η) is compared with W_GD, the interpolator nearest W0:
+  rho               ‖W∞ − W0‖/‖W_GD − W0‖ (1 when W∞ = W_GD, > 1 otherwise)
+  dist_to_wgd       ‖W∞(η) − W_GD‖/‖W_GD − W0‖
+  dist_to_eta_min   ‖W∞(η) − W∞(η_min)‖/‖W_GD − W0‖, η_min the smallest η of the grid
+The default grid is 0.05, 0.1, 0.2, 0.4, 0.8 times each K's stability bound
+1/(L_K·β·‖X‖₂²) (--fracs); --lrs gives absolute step sizes instead, the
+same for both K.
+
+Exit codes: 0 every solve converged, 3 some did not (the files are still
+written), 2 bad input or usage, 1 other.";
 
 /// The element type of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -144,6 +165,51 @@ pub struct DemoArgs {
     /// (residual against iteration for each K) into this folder.
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
+}
+
+/// `dspgd bias`.
+#[derive(Debug, Args)]
+pub struct BiasArgs {
+    /// Samples (rows of X).
+    #[arg(long, default_value_t = 200)]
+    pub n: usize,
+    /// Features (columns of X).
+    #[arg(long, default_value_t = 2000)]
+    pub d: usize,
+    /// Outputs (columns of Y).
+    #[arg(long, default_value_t = 4)]
+    pub k: usize,
+    /// The preconditioner under study; it must be smooth (finite L_K): the
+    /// experiment runs constant steps.
+    #[arg(long, value_name = "SPEC", default_value = "adam:0.1")]
+    pub precond: String,
+    /// The control: an isotropic (or right-invariant) K, whose limit is W_GD at every η.
+    #[arg(long, value_name = "SPEC", default_value = "gd")]
+    pub control: String,
+    /// Absolute step sizes, comma-separated (e.g. 0.001,0.002,0.005), used for both K.
+    #[arg(long, value_name = "LIST", conflicts_with = "fracs")]
+    pub lrs: Option<String>,
+    /// Step sizes as fractions of each K's stability bound 1/(L_K·β·‖X‖₂²), comma-separated.
+    #[arg(long, value_name = "LIST", default_value = "0.05,0.1,0.2,0.4,0.8")]
+    pub fracs: String,
+    /// Seed of the Gaussian problem.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Stop each solve when ‖XW − Y‖ ≤ tol·‖Y‖.
+    #[arg(long, value_name = "F", default_value_t = 1e-10)]
+    pub tol: f64,
+    /// Iteration limit of each solve.
+    #[arg(long, value_name = "N", default_value_t = 200_000)]
+    pub max_iters: usize,
+    /// Kernel threads (0 = all cores).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub threads: usize,
+    /// Write bias.csv, bias.json and bias.svg (ρ and ‖W∞ − W_GD‖ against η) into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 impl Default for DemoArgs {

@@ -5,13 +5,17 @@
 //! converge to W_GD, the interpolator nearest W₀ (distance ≈ 0, ρ = 1);
 //! separable K converge to another interpolator, farther from W₀ (ρ > 1).
 //! With `--out-dir`, the run is also written as `demo.json` and as an SVG
-//! plot of the residual against the iteration (`demo.svg`).
+//! plot of the relative residual against the iteration for every K
+//! (`demo.svg`), from the history the library records
+//! ([`Options::history_every`]).
 
 use super::args::DemoArgs;
-use super::{atomic, Fail, EXIT_OK};
+use super::plot::{self, Panel, Series};
+use plotters::chart::SeriesLabelPosition;
+use super::{atomic, progress, Fail, EXIT_OK};
 use anyhow::Result;
 use dspgd::synthetic::gaussian_problem;
-use dspgd::{solve, LearningRate, Options, Precond, Solution, BUILD_INFO};
+use dspgd::{solve, HistoryEntry, LearningRate, Options, Precond, PrecondClass, Solution, StopReason, BUILD_INFO};
 use serde_json::json;
 use std::fmt::Write as _;
 use std::time::Instant;
@@ -22,6 +26,8 @@ struct Case {
     lr: LearningRate,
 }
 
+/// The representative set: isotropic (gd, clip, ngd:ε), right-invariant
+/// (spectral:ε), separable (sign with the line search, adam:ε, eclip:τ).
 fn cases() -> Vec<Case> {
     vec![
         Case { spec: "gd", lr: LearningRate::Default },
@@ -37,7 +43,7 @@ fn cases() -> Vec<Case> {
 /// A finished row of the table.
 struct Row {
     spec: &'static str,
-    class: &'static str,
+    class: PrecondClass,
     sol: Solution<f64>,
     wall: f64,
 }
@@ -66,10 +72,13 @@ pub fn run(a: &DemoArgs) -> Result<u8> {
         "dspgd {} demo: X {}×{} (Gaussian, seed {}), Y {}×{}, W0 = 0, tol 1e-10, f64, {} thread(s)\n",
         BUILD_INFO.version, a.n, a.d, a.seed, a.n, a.k, a.threads
     );
+    let cases = cases();
+    let bar = progress::cases(progress::wanted(false), cases.len(), "demo");
     let mut rows = vec![];
-    for case in cases() {
+    for case in cases {
+        bar.set_message(case.spec);
         let precond: Precond = case.spec.parse().expect("the demo's specs parse");
-        let class = precond.class().as_str();
+        let class = precond.class();
         let opts = Options {
             precond,
             lr: case.lr,
@@ -82,20 +91,23 @@ pub fn run(a: &DemoArgs) -> Result<u8> {
         let t = Instant::now();
         let sol = solve(x.as_ref(), y.as_ref(), None, &opts).map_err(|e| Fail::other(format!("demo, K = {}: {e}", case.spec)))?;
         rows.push(Row { spec: case.spec, class, sol, wall: t.elapsed().as_secs_f64() });
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     print!("{}", table(&rows));
-    let all_converged = rows.iter().all(|r| r.sol.stop_reason.as_str() == "converged");
+    let all_converged = rows.iter().all(|r| r.sol.stop_reason == StopReason::Converged);
     println!();
-    println!("‖W−W_GD‖ is relative to ‖W_GD−W0‖; ρ = ‖W−W0‖/‖W_GD−W0‖. Isotropic and spectral (right-invariant) K land on W_GD,");
-    println!("the interpolator nearest W0 (distance ≈ 0, ρ = 1), whatever the step; separable K land on another interpolator (ρ > 1).");
+    println!("‖W−W_GD‖ is relative to ‖W_GD−W0‖; ρ = ‖W−W0‖/‖W_GD−W0‖ (1 for W_GD, the interpolator nearest W0; > 1 farther).");
+    println!("{}", summary(&rows));
     if !all_converged {
         println!("(* did not converge within --max-iters {}: its distance and ρ are those of the last iterate)", a.max_iters);
     }
     if let Some(dir) = &a.out_dir {
         let json = serde_json::to_string_pretty(&record(a, &rows))? + "\n";
+        let svg = plot::render(&[panel(a, &rows)], (900, 540)).map_err(Fail::other)?;
         let files = vec![
             atomic::stage(&dir.join("demo.json"), json.as_bytes()).map_err(Fail::other)?,
-            atomic::stage(&dir.join("demo.svg"), svg(&rows).as_bytes()).map_err(Fail::other)?,
+            atomic::stage(&dir.join("demo.svg"), svg.as_bytes()).map_err(Fail::other)?,
         ];
         atomic::commit(files).map_err(Fail::other)?;
         println!("wrote {} and {}", dir.join("demo.json").display(), dir.join("demo.svg").display());
@@ -103,29 +115,66 @@ pub fn run(a: &DemoArgs) -> Result<u8> {
     Ok(if all_converged { EXIT_OK } else { super::EXIT_NOT_CONVERGED })
 }
 
-fn table(rows: &[Row]) -> String {
-    let head = ["K", "class", "step", "path", "iters", "rel.res", "‖W−W_GD‖", "ρ", "seconds", "iters/s"];
-    let mut cells: Vec<Vec<String>> = vec![head.iter().map(|s| s.to_string()).collect()];
-    for r in rows {
-        let an = r.sol.analysis;
-        let star = if r.sol.stop_reason.as_str() == "converged" { "" } else { "*" };
-        cells.push(vec![
-            r.spec.to_string(),
-            r.class.to_string(),
-            match (r.sol.step.rule, r.sol.step.eta0) {
-                ("line-search", _) => format!("line-search ({})", if r.sol.step.exact { "exact" } else { "armijo" }),
-                (rule, Some(eta)) => format!("{rule} η={eta:.1e}"),
-                (rule, None) => rule.to_string(),
-            },
-            r.sol.path.to_string(),
-            format!("{}{star}", r.sol.iterations),
-            format!("{:.1e}", r.sol.rel_residual),
-            an.map_or("-".into(), |a| format!("{:.1e}", a.dist_to_wgd)),
-            an.map_or("-".into(), |a| format!("{:.4}", a.rho)),
-            format!("{:.3}", r.wall),
-            format!("{:.0}", r.sol.iters_per_sec),
-        ]);
+/// What the table shows, in one line, from the numbers it shows.
+fn summary(rows: &[Row]) -> String {
+    let (inv, sep): (Vec<&Row>, Vec<&Row>) = rows.iter().partition(|r| r.class.is_right_invariant());
+    let names = |v: &[&Row]| v.iter().map(|r| r.spec).collect::<Vec<_>>().join(", ");
+    let dists = |v: &[&Row]| v.iter().filter_map(|r| r.sol.analysis.map(|a| a.dist_to_wgd)).fold(0.0f64, f64::max);
+    let rhos: Vec<f64> = sep.iter().filter_map(|r| r.sol.analysis.map(|a| a.rho)).collect();
+    let (lo, hi) = rhos.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+    let mut s = String::new();
+    if !inv.is_empty() {
+        let _ = write!(s, "Isotropic and right-invariant K ({}) land on W_GD (‖W−W_GD‖ ≤ {:.1e}, ρ = 1)", names(&inv), dists(&inv));
     }
+    if !sep.is_empty() {
+        let _ = write!(
+            s,
+            "{}separable K ({}) land on another interpolator (ρ = {lo:.3}–{hi:.3} > 1).",
+            if s.is_empty() { "" } else { "; " },
+            names(&sep)
+        );
+    }
+    s
+}
+
+/// The step rule as the table shows it.
+fn step_text(sol: &Solution<f64>) -> String {
+    match (sol.step.rule, sol.step.eta0) {
+        ("line-search", _) => format!("line-search ({})", if sol.step.exact { "exact" } else { "armijo" }),
+        (rule, Some(eta)) => format!("{rule} η={eta:.1e}"),
+        (rule, None) => rule.to_string(),
+    }
+}
+
+fn table(rows: &[Row]) -> String {
+    let head = ["K", "class", "step rule", "iters", "rel.res", "‖W−W_GD‖", "ρ", "seconds", "iters/s", "backend/path"];
+    let cells = rows
+        .iter()
+        .map(|r| {
+            let an = r.sol.analysis;
+            let star = if r.sol.stop_reason == StopReason::Converged { "" } else { "*" };
+            vec![
+                r.spec.to_string(),
+                r.class.as_str().to_string(),
+                step_text(&r.sol),
+                format!("{}{star}", r.sol.iterations),
+                format!("{:.1e}", r.sol.rel_residual),
+                an.map_or("-".into(), |a| format!("{:.1e}", a.dist_to_wgd)),
+                an.map_or("-".into(), |a| format!("{:.4}", a.rho)),
+                format!("{:.3}", r.wall),
+                format!("{:.0}", r.sol.iters_per_sec),
+                format!("{}/{}", r.sol.backend, r.sol.path),
+            ]
+        })
+        .collect();
+    format_table(&head, cells, &[0, 1, 2, 9])
+}
+
+/// A plain-text table: a header, a rule, the rows; the columns in `left`
+/// left-aligned, the others (numbers) right-aligned.
+pub(crate) fn format_table(head: &[&str], rows: Vec<Vec<String>>, left: &[usize]) -> String {
+    let mut cells: Vec<Vec<String>> = vec![head.iter().map(|s| s.to_string()).collect()];
+    cells.extend(rows);
     let widths: Vec<usize> = (0..head.len()).map(|j| cells.iter().map(|row| row[j].chars().count()).max().unwrap_or(0)).collect();
     let mut out = String::new();
     for (i, row) in cells.iter().enumerate() {
@@ -133,12 +182,11 @@ fn table(rows: &[Row]) -> String {
             .iter()
             .enumerate()
             .map(|(j, c)| {
-                let pad = widths[j] - c.chars().count();
-                // Text columns left-aligned, numbers right-aligned.
-                if j < 4 {
-                    format!("{c}{}", " ".repeat(pad))
+                let pad = " ".repeat(widths[j] - c.chars().count());
+                if left.contains(&j) {
+                    format!("{c}{pad}")
                 } else {
-                    format!("{}{c}", " ".repeat(pad))
+                    format!("{pad}{c}")
                 }
             })
             .collect();
@@ -151,89 +199,81 @@ fn table(rows: &[Row]) -> String {
     out
 }
 
+/// The history thinned for plotting and the record: every entry up to
+/// iteration 100, then about 100 per decade (log-spaced), and the last one.
+fn thinned(h: &[HistoryEntry]) -> Vec<HistoryEntry> {
+    let mut out: Vec<HistoryEntry> = vec![];
+    let mut last_bin = i64::MIN;
+    for (i, e) in h.iter().enumerate() {
+        let bin = if e.iteration <= 100 { e.iteration as i64 } else { 1000 + ((e.iteration as f64).log10() * 100.0).floor() as i64 };
+        if bin != last_bin || i + 1 == h.len() {
+            out.push(*e);
+            last_bin = bin;
+        }
+    }
+    out
+}
+
 fn record(a: &DemoArgs, rows: &[Row]) -> serde_json::Value {
     json!({
         "dspgd_version": BUILD_INFO.version,
-        "problem": { "n": a.n, "d": a.d, "k": a.k, "seed": a.seed, "w0": "zeros", "dtype": "f64" },
-        "runs": rows.iter().map(|r| json!({
-            "precond": r.spec,
-            "class": r.class,
-            "lr_rule": r.sol.step.rule,
-            "eta0": r.sol.step.eta0,
-            "path": r.sol.path.as_str(),
-            "backend": r.sol.backend,
-            "kernel": r.sol.kernel,
-            "iterations": r.sol.iterations,
-            "stop_reason": r.sol.stop_reason.as_str(),
-            "rel_residual": r.sol.rel_residual,
-            "dist_to_wgd": r.sol.analysis.map(|x| x.dist_to_wgd),
-            "rho": r.sol.analysis.map(|x| x.rho),
-            "row_space_residual": r.sol.analysis.map(|x| x.row_space_residual),
-            "seconds": r.sol.seconds,
-            "wall_seconds": r.wall,
-            "iters_per_sec": r.sol.iters_per_sec,
-            "history": {
-                "iteration": r.sol.history.iter().map(|h| h.iteration).collect::<Vec<_>>(),
-                "rel_residual": r.sol.history.iter().map(|h| h.rel_residual).collect::<Vec<_>>(),
-            },
-        })).collect::<Vec<_>>(),
+        "problem": { "n": a.n, "d": a.d, "k": a.k, "seed": a.seed, "w0": "zeros", "dtype": "f64", "tol": 1e-10 },
+        "columns": {
+            "dist_to_wgd": "‖W − W_GD‖ / ‖W_GD − W0‖",
+            "rho": "‖W − W0‖ / ‖W_GD − W0‖",
+            "history": "relative residual ‖XW_t − Y‖/‖Y‖ recorded every iteration, thinned to every iteration up to 100 and ~100 per decade after (the last iteration always kept)",
+        },
+        "runs": rows.iter().map(|r| {
+            let h = thinned(&r.sol.history);
+            json!({
+                "precond": r.spec,
+                "class": r.class.as_str(),
+                "lr_rule": r.sol.step.rule,
+                "eta0": r.sol.step.eta0,
+                "path": r.sol.path.as_str(),
+                "backend": r.sol.backend,
+                "kernel": r.sol.kernel,
+                "iterations": r.sol.iterations,
+                "stop_reason": r.sol.stop_reason.as_str(),
+                "rel_residual": r.sol.rel_residual,
+                "dist_to_wgd": r.sol.analysis.map(|x| x.dist_to_wgd),
+                "rho": r.sol.analysis.map(|x| x.rho),
+                "row_space_residual": r.sol.analysis.map(|x| x.row_space_residual),
+                "seconds": r.sol.seconds,
+                "setup_seconds": r.sol.setup_seconds,
+                "wall_seconds": r.wall,
+                "iters_per_sec": r.sol.iters_per_sec,
+                "history": {
+                    "iteration": h.iter().map(|e| e.iteration).collect::<Vec<_>>(),
+                    "rel_residual": h.iter().map(|e| e.rel_residual).collect::<Vec<_>>(),
+                },
+            })
+        }).collect::<Vec<_>>(),
     })
 }
 
-/// Residual against iteration for each K, log–log, as a standalone SVG.
-fn svg(rows: &[Row]) -> String {
-    const COLORS: [&str; 8] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
-    let (w, h) = (760.0, 440.0);
-    let (left, right, top, bottom) = (70.0, 170.0, 40.0, 50.0);
-    let (pw, ph) = (w - left - right, h - top - bottom);
-    let max_it = rows.iter().map(|r| r.sol.iterations).max().unwrap_or(1).max(10) as f64;
-    let xmax = max_it.log10().ceil().max(1.0);
-    let ymin = rows
-        .iter()
-        .flat_map(|r| r.sol.history.iter().map(|e| e.rel_residual))
-        .filter(|v| *v > 0.0 && v.is_finite())
-        .fold(1e-12f64, f64::min)
-        .log10()
-        .floor();
-    let ymax = 1.0f64;
-    let px = |it: f64| left + pw * ((it + 1.0).log10() / xmax).min(1.0);
-    let py = |r: f64| top + ph * (ymax - r.max(1e-300).log10().clamp(ymin, ymax)) / (ymax - ymin);
-    let mut s = String::new();
-    let _ = writeln!(s, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#);
-    let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
-    let _ = writeln!(s, r#"<text x="{}" y="22" text-anchor="middle" font-size="14">DSPGD: relative residual ‖XW−Y‖/‖Y‖ against iteration</text>"#, left + pw / 2.0);
-    for e in (ymin as i32)..=(ymax as i32) {
-        let y = py(10f64.powi(e));
-        let _ = writeln!(s, r##"<line x1="{left}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#e5e5e5"/>"##, left + pw);
-        let _ = writeln!(s, r#"<text x="{:.1}" y="{:.1}" text-anchor="end">1e{e}</text>"#, left - 6.0, y + 4.0);
-    }
-    for e in 0..=(xmax as i32) {
-        let x = left + pw * f64::from(e) / xmax;
-        let _ = writeln!(s, r##"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{:.1}" stroke="#e5e5e5"/>"##, top + ph);
-        let _ = writeln!(s, r#"<text x="{x:.1}" y="{:.1}" text-anchor="middle">1e{e}</text>"#, top + ph + 16.0);
-    }
-    let _ = writeln!(s, r#"<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="black"/>"#);
-    let _ = writeln!(s, r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">iteration + 1</text>"#, left + pw / 2.0, h - 12.0);
-    let _ = writeln!(s, r#"<text x="16" y="{:.1}" text-anchor="middle" transform="rotate(-90 16 {:.1})">relative residual</text>"#, top + ph / 2.0, top + ph / 2.0);
-    for (i, r) in rows.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        let hist = &r.sol.history;
-        let step = (hist.len() / 600).max(1);
-        let pts: Vec<String> = hist
+/// Relative residual against iteration, log–log, one series per K; the
+/// legend names K and its ρ.
+fn panel(a: &DemoArgs, rows: &[Row]) -> Panel {
+    Panel {
+        title: format!("DSPGD on a Gaussian problem, n={}, d={}, k={}", a.n, a.d, a.k),
+        x_desc: "iteration".into(),
+        y_desc: "relative residual ‖XW−Y‖/‖Y‖".into(),
+        x_log: true,
+        y_log: true,
+        markers: false,
+        // Residual curves fall to the right: the lower left stays empty.
+        legend: SeriesLabelPosition::LowerLeft,
+        series: rows
             .iter()
-            .enumerate()
-            .filter(|(j, _)| j % step == 0 || *j + 1 == hist.len())
-            .map(|(_, e)| format!("{:.1},{:.1}", px(e.iteration as f64), py(e.rel_residual)))
-            .collect();
-        if !pts.is_empty() {
-            let _ = writeln!(s, r#"<polyline fill="none" stroke="{color}" stroke-width="1.8" points="{}"/>"#, pts.join(" "));
-        }
-        let ly = top + 14.0 + 18.0 * i as f64;
-        let lx = left + pw + 12.0;
-        let _ = writeln!(s, r#"<line x1="{lx}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{color}" stroke-width="2.5"/>"#, ly - 4.0, lx + 22.0, ly - 4.0);
-        let rho = r.sol.analysis.map_or(String::new(), |a| format!(" ρ={:.3}", a.rho));
-        let _ = writeln!(s, r#"<text x="{:.1}" y="{ly:.1}">{}{rho}</text>"#, lx + 28.0, r.spec);
+            .map(|r| Series {
+                label: match r.sol.analysis {
+                    Some(an) => format!("{} ({}, ρ={:.3})", r.spec, r.class.as_str(), an.rho),
+                    None => r.spec.to_string(),
+                },
+                // Iteration 0 has no place on a log axis; the residual there is 1 (W0 = 0).
+                points: thinned(&r.sol.history).iter().filter(|e| e.iteration > 0).map(|e| (e.iteration as f64, e.rel_residual)).collect(),
+            })
+            .collect(),
     }
-    s.push_str("</svg>\n");
-    s
 }

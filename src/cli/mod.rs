@@ -1,8 +1,10 @@
 //! The `dspgd` command-line program (DESIGN.md, "CLI contract"): the front
 //! layer over the library. It reads and writes `.npy` files ([`npy`]),
 //! writes outputs atomically ([`atomic`]), solves ([`solve`]) and stops
-//! cleanly on Ctrl-C ([`interrupt`]), reports ([`report`]), describes the build and the machine ([`info`]) and runs a
-//! built-in demonstration ([`demo`]).
+//! cleanly on Ctrl-C ([`interrupt`]), shows progress bars ([`progress`]),
+//! reports ([`report`]), describes the build and the machine ([`info`]),
+//! runs a built-in demonstration ([`demo`]) and the implicit-bias
+//! experiment ([`bias`]), and draws their plots ([`plot`]).
 //!
 //! Every failure ends as one line `error: ...` on stderr and an exit code:
 //! 0 converged, 1 other failure, 2 bad input or usage, 3 not converged
@@ -10,10 +12,14 @@
 
 pub mod args;
 pub mod atomic;
+pub mod bias;
+pub mod bench;
 pub mod demo;
 pub mod info;
 pub mod interrupt;
 pub mod npy;
+pub mod plot;
+pub mod progress;
 pub mod report;
 pub mod solve;
 
@@ -72,8 +78,10 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command {
         None => demo::run(&args::DemoArgs::default()),
         Some(args::Command::Demo(a)) => demo::run(&a),
+        Some(args::Command::Bench(a)) => bench::run(&a),
         Some(args::Command::Info(a)) => info::run(&a),
         Some(args::Command::Solve(a)) => solve::run(&a),
+        Some(args::Command::Bias(a)) => bias::run(&a),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

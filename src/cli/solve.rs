@@ -16,7 +16,6 @@ use dspgd::{
     Options, PathChoice, Precond, Progress, Schedule, StopReason,
 };
 use std::any::Any;
-use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Instant;
 
@@ -228,9 +227,9 @@ impl Run<'_> {
 
     fn go<T: Float>(&self, x: Mat<T>, y: Mat<T>, w0: Option<Mat<T>>) -> Result<u8> {
         let a = self.args;
-        let mut bar = ProgressLine::new(!a.quiet && std::io::stderr().is_terminal());
-        let result = solve_observed(x.as_ref(), y.as_ref(), w0.as_ref().map(|w| w.as_ref()), self.opts, &mut bar);
-        bar.clear();
+        let mut watch = Watch { bar: super::progress::SolveBar::new(super::progress::wanted(a.quiet), self.opts.max_iters) };
+        let result = solve_observed(x.as_ref(), y.as_ref(), w0.as_ref().map(|w| w.as_ref()), self.opts, &mut watch);
+        watch.bar.finish();
         drop((x, y, w0));
         match result {
             Ok(mut sol) => {
@@ -315,29 +314,13 @@ impl Run<'_> {
     }
 }
 
-/// A one-line progress display on a terminal (iterations, residual,
-/// iterations/s; only for runs longer than half a second), and the check
-/// for Ctrl-C.
-struct ProgressLine {
-    enabled: bool,
-    shown: bool,
-    last: f64,
+/// Watches the solve: feeds the progress bar (on a terminal, not with
+/// `--quiet`) and turns Ctrl-C into a clean stop at the next check.
+struct Watch {
+    bar: super::progress::SolveBar,
 }
 
-impl ProgressLine {
-    fn new(enabled: bool) -> Self {
-        Self { enabled, shown: false, last: 0.0 }
-    }
-    fn clear(&mut self) {
-        if self.shown {
-            eprint!("\r\x1b[2K");
-            self.shown = false;
-        }
-    }
-}
-
-/// Watches the solve: shows the progress line and turns Ctrl-C into a clean stop.
-impl Observer for ProgressLine {
+impl Observer for Watch {
     fn every(&self) -> usize {
         8
     }
@@ -345,12 +328,7 @@ impl Observer for ProgressLine {
         if super::interrupt::requested() {
             return Control::Interrupt;
         }
-        if self.enabled && p.elapsed >= 0.5 && p.elapsed - self.last >= 0.1 {
-            self.last = p.elapsed;
-            let rate = if p.elapsed > 0.0 { p.iteration as f64 / p.elapsed } else { 0.0 };
-            eprint!("\r\x1b[2Kiteration {}/{}  rel residual {:.3e}  {:.0} it/s", p.iteration, p.max_iters, p.rel_residual, rate);
-            self.shown = true;
-        }
+        self.bar.update(p);
         Control::Continue
     }
 }

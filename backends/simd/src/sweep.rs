@@ -1,0 +1,442 @@
+//! The fused sweep of SPEC §7: one read of X from memory per iteration.
+//!
+//! The rows of X are walked by blocks of B rows (X_B about 256 KiB, so that
+//! it stays in cache; B = 4 rows for d = 20000 in f64, hundreds of rows for
+//! small d). For each block:
+//!
+//! 1. `Q_B = X_B·P` (`FromStep`): dot products of the rows with the k
+//!    columns of P, four rows at a time (see [`GROUP_ROWS`]), so that every
+//!    load of P serves four rows;
+//! 2. `R_B −= η·Q_B`, `D_B = ∇ℓ(R_B)`, with Σℓ and ‖R‖² accumulated in f64,
+//!    in one vector pass over the block;
+//! 3. `G += X_Bᵀ·D_B`: rank-4 updates of G, every load and store of G shared
+//!    by four rows.
+//!
+//! Steps 1 and 3 walk the columns of X by chunks of 4 KiB per row: a chunk
+//! of four rows stays in L1 while all the columns of P (or G) are applied to
+//! it, and each chunk of P and G serves all the rows of the block. The
+//! block is read from memory by step 1 and again, from cache, by step 3, so
+//! DRAM sees X once. P and G are used transposed (k×d, row-major), so that
+//! all products run along the contiguous rows of X; their transposes cost
+//! O(dk) per sweep.
+//!
+//! X with contiguous rows (row-major or padded rows) is read in place; any
+//! other layout is copied block by block into packed scratch first
+//! (correct, slower). R, D and Q are used in place when their rows are
+//! packed row-major, else copied to and from packed scratch.
+//!
+//! Threads: the rows are cut into one contiguous chunk per thread (rayon
+//! scope); each chunk accumulates into its own Gᵀ, and the partial Gᵀ are
+//! added in chunk order, so the result does not depend on scheduling and
+//! is bitwise reproducible for a given thread count.
+
+use crate::elem::SimdScalar;
+use crate::kernels::{q_rows, rank_update};
+use crate::layout::{gather_rows, row_run, row_run_mut, scatter_rows};
+use crate::level::Token;
+use crate::lines::{axpy, update_grad};
+use crate::maps::{with_loss, LossOp, VLoss};
+use dspgd_backend::{Loss, MatMut, MatRef, ResidualUpdate, SweepStats};
+use pulp::{Simd, WithSimd};
+
+/// Bytes of X per block of rows (a quarter of a 1 MiB L2).
+const BLOCK_BYTES: usize = 256 * 1024;
+/// Most vector accumulators of Q per block (rows × k).
+const BLOCK_ACC: usize = 512;
+/// The widest vector, in elements (f32 with AVX-512).
+const MAX_LANES: usize = 16;
+/// Rows of X per step of the kernels: every load of P and of G serves four
+/// rows. Measured on n = 2000, d = 20000 (AMD Zen 4, 1 MiB L2), with steps
+/// of whole groups of 8 rows: as fast as 4 for k ≤ 2 (within noise), 10 to
+/// 20 % slower for k ≥ 4; groups of 16 were slower for every k.
+const GROUP_ROWS: usize = 4;
+/// Rows whose rank updates are summed in a partial G before it is added to G.
+const FLUSH_ROWS: usize = 256;
+/// Fewest rows per thread chunk.
+const MIN_CHUNK_ROWS: usize = 16;
+
+/// What happens to R before the gradient.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Keep,
+    Step,
+    Product,
+}
+
+/// The number of threads a sweep of this size should use, out of `threads`.
+pub(crate) fn sweep_threads(threads: usize, n: usize, d: usize, k: usize, min_par_work: usize) -> usize {
+    if threads <= 1 || n < 2 * MIN_CHUNK_ROWS {
+        return 1;
+    }
+    if n.saturating_mul(d).saturating_mul(k.max(1)) < min_par_work {
+        return 1;
+    }
+    threads.min(n / MIN_CHUNK_ROWS)
+}
+
+/// Rows per block: the block of X (about [`BLOCK_BYTES`]) stays in cache
+/// between the two products, and at most [`BLOCK_ACC`] vector accumulators
+/// of Q are live; a multiple of [`GROUP_ROWS`].
+fn block_rows<T>(d: usize, k: usize) -> usize {
+    let by_bytes = BLOCK_BYTES / (d.max(1) * core::mem::size_of::<T>());
+    let by_acc = BLOCK_ACC / k.max(1);
+    (by_bytes.min(by_acc) / GROUP_ROWS).max(1) * GROUP_ROWS
+}
+
+/// Splits `buf` into `parts` consecutive slices of `len` elements.
+fn split_parts<T>(buf: &mut [T], parts: usize, len: usize) -> Vec<&mut [T]> {
+    let mut out = Vec::with_capacity(parts);
+    let mut rest = buf;
+    for _ in 0..parts {
+        let (a, b) = rest.split_at_mut(len);
+        out.push(a);
+        rest = b;
+    }
+    out
+}
+
+/// Splits `buf` (rows of `k` elements) into chunks of `rows` rows (the last one shorter).
+fn split_rows<T>(buf: &mut [T], parts: usize, rows: usize, k: usize) -> Vec<&mut [T]> {
+    let mut out = Vec::with_capacity(parts);
+    let mut rest = buf;
+    for _ in 0..parts {
+        let take = (rows * k).min(rest.len());
+        let (a, b) = rest.split_at_mut(take);
+        out.push(a);
+        rest = b;
+    }
+    out
+}
+
+/// [`dspgd_backend::Backend::sweep`] (shapes already checked, k ≥ 1).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sweep<T: SimdScalar>(
+    token: Token,
+    threads: usize,
+    min_par_work: usize,
+    x: MatRef<'_, T>,
+    update: ResidualUpdate<'_, T>,
+    r: MatMut<'_, T>,
+    loss: &Loss,
+    d: MatMut<'_, T>,
+    g: MatMut<'_, T>,
+) -> SweepStats {
+    let [loss, r_norm2] = with_loss(loss, SweepRun { token, threads, min_par_work, x, update, r, d, g });
+    SweepStats { loss, r_norm2 }
+}
+
+struct SweepRun<'a, T> {
+    token: Token,
+    threads: usize,
+    min_par_work: usize,
+    x: MatRef<'a, T>,
+    update: ResidualUpdate<'a, T>,
+    r: MatMut<'a, T>,
+    d: MatMut<'a, T>,
+    g: MatMut<'a, T>,
+}
+
+impl<T: SimdScalar> LossOp<T> for SweepRun<'_, T> {
+    type Output = [f64; 2];
+
+    fn run<L: VLoss<T>>(self, l: L) -> [f64; 2] {
+        let SweepRun { token, threads, min_par_work, x, update, mut r, mut d, mut g } = self;
+        let (n, dd) = x.shape();
+        let k = r.ncols();
+        let (mode, eta, p, q) = match update {
+            ResidualUpdate::Keep => (Mode::Keep, T::ZERO, None, None),
+            // d = 0: X·P = 0, R is unchanged.
+            ResidualUpdate::FromStep { .. } if dd == 0 => (Mode::Keep, T::ZERO, None, None),
+            ResidualUpdate::FromStep { p, eta } => (Mode::Step, eta, Some(p), None),
+            ResidualUpdate::FromProduct { q, eta } => (Mode::Product, eta, None, Some(q)),
+        };
+        let nt = sweep_threads(threads, n, dd, k, min_par_work);
+        // Pᵀ (k×d row-major) is P's own storage when P is column-major packed.
+        let pt_direct = p.filter(|p| p.row_stride() == 1 && (k == 1 || p.col_stride() == dd));
+        let pt_len = if mode == Mode::Step && pt_direct.is_none() { k * dd } else { 0 };
+        let r_direct = row_run(r.rb(), 0, n).is_some();
+        let d_direct = row_run(d.rb(), 0, n).is_some();
+        let q_direct = q.is_none_or(|q| row_run(q, 0, n).is_some());
+        let r_len = if r_direct { 0 } else { n * k };
+        let d_len = if d_direct { 0 } else { n * k };
+        let q_len = if q_direct { 0 } else { n * k };
+        let gt_len = k * dd;
+        let x_contig = dd <= 1 || x.col_stride() == 1;
+        let chunk_rows = n.div_ceil(nt).div_ceil(4) * 4;
+        let block = block_rows::<T>(dd, k).min(chunk_rows.max(GROUP_ROWS));
+        // Per chunk: Q of a block, its vector accumulators, and the copied block of X.
+        let per_chunk = block * k * (1 + MAX_LANES) + k * dd + if x_contig { 0 } else { block * dd };
+        let total = pt_len + r_len + d_len + q_len + nt * gt_len + nt * per_chunk;
+
+        T::simd_scratch(total, |buf| {
+            let (pt_buf, rest) = buf.split_at_mut(pt_len);
+            let (r_buf, rest) = rest.split_at_mut(r_len);
+            let (d_buf, rest) = rest.split_at_mut(d_len);
+            let (q_buf, rest) = rest.split_at_mut(q_len);
+            let (gt_buf, chunk_buf) = rest.split_at_mut(nt * gt_len);
+
+            // Pᵀ.
+            let pt: &[T] = match (pt_direct, p) {
+                (Some(p), _) => &p.as_slice()[..k * dd],
+                (None, Some(p)) if mode == Mode::Step => {
+                    let (prs, pcs) = (p.row_stride(), p.col_stride());
+                    let ps = p.as_slice();
+                    for (j, row) in pt_buf.chunks_exact_mut(dd).enumerate() {
+                        for (l, v) in row.iter_mut().enumerate() {
+                            *v = ps[l * prs + j * pcs];
+                        }
+                    }
+                    pt_buf
+                }
+                _ => &[],
+            };
+            // Q rows (FromProduct).
+            let q_rows_all: &[T] = match q {
+                Some(q) => match row_run(q, 0, n) {
+                    Some(s) => s,
+                    None => {
+                        gather_rows(q, 0, n, q_buf);
+                        q_buf
+                    }
+                },
+                None => &[],
+            };
+            // R and D, packed row-major.
+            if !r_direct {
+                gather_rows(r.rb(), 0, n, r_buf);
+            }
+            let r_all: &mut [T] = if r_direct { row_run_mut(&mut r, 0, n).unwrap_or(&mut []) } else { &mut *r_buf };
+            let d_all: &mut [T] = if d_direct { row_run_mut(&mut d, 0, n).unwrap_or(&mut []) } else { &mut *d_buf };
+
+            let stats = token.run(SweepSimd {
+                l,
+                mode,
+                eta,
+                x,
+                x_contig,
+                block,
+                pt,
+                q: q_rows_all,
+                r: r_all,
+                d: d_all,
+                gt: gt_buf,
+                chunk_buf,
+                nt,
+                chunk_rows,
+                k,
+                per_chunk,
+            });
+
+            // G from the (reduced) Gᵀ of chunk 0.
+            let gt = &gt_buf[..gt_len];
+            let (grs, gcs) = (g.row_stride(), g.col_stride());
+            let gs = g.as_mut_slice();
+            for (j, row) in gt.chunks_exact(dd.max(1)).enumerate().take(k) {
+                for (l, v) in row.iter().enumerate() {
+                    gs[l * grs + j * gcs] = *v;
+                }
+            }
+            if !r_direct && mode != Mode::Keep {
+                scatter_rows(&mut r, 0, n, r_buf);
+            }
+            if !d_direct {
+                scatter_rows(&mut d, 0, n, d_buf);
+            }
+            stats
+        })
+    }
+}
+
+/// The vectorized part of the sweep: the chunks (one per thread) and the
+/// reduction of their partial Gᵀ.
+struct SweepSimd<'a, T, L> {
+    l: L,
+    mode: Mode,
+    eta: T,
+    x: MatRef<'a, T>,
+    x_contig: bool,
+    block: usize,
+    pt: &'a [T],
+    q: &'a [T],
+    r: &'a mut [T],
+    d: &'a mut [T],
+    gt: &'a mut [T],
+    chunk_buf: &'a mut [T],
+    nt: usize,
+    chunk_rows: usize,
+    k: usize,
+    per_chunk: usize,
+}
+
+impl<T: SimdScalar, L: VLoss<T>> WithSimd for SweepSimd<'_, T, L> {
+    type Output = [f64; 2];
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, s: S) -> [f64; 2] {
+        let SweepSimd { l, mode, eta, x, x_contig, block, pt, q, r, d, gt, chunk_buf, nt, chunk_rows, k, per_chunk } =
+            self;
+        let (n, dd) = x.shape();
+        let gt_len = k * dd;
+        if nt == 1 {
+            let chunk = Chunk { l, mode, eta, x, x_contig, block, pt, q, r, d, gt, scratch: chunk_buf, k };
+            // Through `vectorize` (free: the same instruction set) so that the
+            // chunk is compiled as a function of its own, as on the threads.
+            return s.vectorize(chunk);
+        }
+        let gts = split_parts(gt, nt, gt_len);
+        let scratches = split_parts(chunk_buf, nt, per_chunk);
+        let rs = split_rows(r, nt, chunk_rows, k);
+        let ds = split_rows(d, nt, chunk_rows, k);
+        let mut stats = vec![[0.0f64; 2]; nt];
+        rayon::scope(|sc| {
+            let mut parts = gts.into_iter().zip(scratches).zip(rs).zip(ds).zip(stats.iter_mut()).enumerate();
+            let mut first = None;
+            for (c, ((((gt, scratch), r), d), st)) in &mut parts {
+                let start = (c * chunk_rows).min(n);
+                let len = chunk_rows.min(n - start);
+                let xc = x.rows(start, len);
+                let qc = if mode == Mode::Product { &q[start * k..(start + len) * k] } else { &[][..] };
+                let chunk = Chunk { l, mode, eta, x: xc, x_contig, block, pt, q: qc, r, d, gt, scratch, k };
+                if c == 0 {
+                    first = Some((chunk, st));
+                } else {
+                    sc.spawn(move |_| *st = s.vectorize(chunk));
+                }
+            }
+            if let Some((chunk, st)) = first {
+                *st = s.vectorize(chunk);
+            }
+        });
+        // Σ of the partial Gᵀ, in chunk order, into the first.
+        let (g0, others) = gt.split_at_mut(gt_len);
+        for part in others.chunks_exact(gt_len.max(1)).take(nt - 1) {
+            axpy::<T, S>(s, g0, T::ONE, part);
+        }
+        stats.iter().fold([0.0; 2], |a, b| [a[0] + b[0], a[1] + b[1]])
+    }
+}
+
+/// One chunk of rows, processed on one thread.
+struct Chunk<'a, T, L> {
+    l: L,
+    mode: Mode,
+    eta: T,
+    x: MatRef<'a, T>,
+    x_contig: bool,
+    block: usize,
+    pt: &'a [T],
+    q: &'a [T],
+    r: &'a mut [T],
+    d: &'a mut [T],
+    gt: &'a mut [T],
+    scratch: &'a mut [T],
+    k: usize,
+}
+
+impl<T: SimdScalar, L: VLoss<T>> WithSimd for Chunk<'_, T, L> {
+    type Output = [f64; 2];
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, s: S) -> [f64; 2] {
+        self.run(s)
+    }
+}
+
+impl<T: SimdScalar, L: VLoss<T>> Chunk<'_, T, L> {
+    #[inline(always)]
+    fn run<S: Simd>(self, s: S) -> [f64; 2] {
+        let Chunk { l, mode, eta, x, x_contig, block, pt, q, r, d, gt, scratch, k } = self;
+        let (n, dd) = x.shape();
+        let gt = &mut gt[..k * dd];
+        gt.fill(T::ZERO);
+        let (qb, rest) = scratch.split_at_mut(block * k);
+        let (accbuf, rest) = rest.split_at_mut(block * k * MAX_LANES);
+        // The rank updates go into a partial Gᵀ, added to the chunk's Gᵀ every
+        // FLUSH_ROWS rows (blocked summation: in f32, a running sum over
+        // 10⁵ rows would drift by about 1e-5 relative).
+        let (gpart, xb) = rest.split_at_mut(k * dd);
+        gpart.fill(T::ZERO);
+        let mut unflushed = 0;
+        // The vector accumulators of Q (one per row and column of a block).
+        let (accv, _) = T::as_mut_simd::<S>(accbuf);
+        let zero = T::vsplat(s, T::ZERO);
+        // Columns of X per chunk: 4 KiB of each row (a multiple of every lane count).
+        let lc = 4096 / core::mem::size_of::<T>();
+        let mut stats = [0.0f64; 2];
+        let mut b0 = 0;
+        while b0 < n {
+            let blen = block.min(n - b0);
+            let (xs, xrs): (&[T], usize) = if x_contig {
+                (x.as_slice(), x.row_stride())
+            } else {
+                gather_rows(x, b0, blen, xb);
+                (&xb[..blen * dd], dd)
+            };
+            let xoff = if x_contig { b0 } else { 0 };
+            let row = |i: usize| -> &[T] {
+                if dd == 0 {
+                    return &[];
+                }
+                let start = (xoff + i) * xrs;
+                &xs[start..start + dd]
+            };
+            let rb = &mut r[b0 * k..(b0 + blen) * k];
+            let db = &mut d[b0 * k..(b0 + blen) * k];
+            // 1–2: R_B −= η·X_B·P (or the given Q), D_B = ∇ℓ(R_B).
+            let st = match mode {
+                Mode::Step => {
+                    let qg = &mut qb[..blen * k];
+                    let acc = &mut accv[..blen * k];
+                    acc.fill(zero);
+                    let mut l0 = 0;
+                    while l0 < dd {
+                        let l1 = dd.min(l0 + lc);
+                        let mut t = 0;
+                        while t + GROUP_ROWS <= blen {
+                            let x4 = [row(t), row(t + 1), row(t + 2), row(t + 3)];
+                            q_rows::<T, S, 4>(s, x4, pt, k, dd, l0, l1, &mut acc[t * k..(t + 4) * k]);
+                            t += GROUP_ROWS;
+                        }
+                        while t < blen {
+                            q_rows::<T, S, 1>(s, [row(t)], pt, k, dd, l0, l1, &mut acc[t * k..(t + 1) * k]);
+                            t += 1;
+                        }
+                        l0 = l1;
+                    }
+                    for (qv, av) in qg.iter_mut().zip(acc.iter()) {
+                        *qv = T::vsum(s, *av);
+                    }
+                    update_grad::<T, S, L, true>(s, l, rb, qg, eta, db)
+                }
+                Mode::Product => update_grad::<T, S, L, true>(s, l, rb, &q[b0 * k..(b0 + blen) * k], eta, db),
+                Mode::Keep => update_grad::<T, S, L, false>(s, l, rb, &[], eta, db),
+            };
+            stats[0] += st[0];
+            stats[1] += st[1];
+            // 3: G += X_Bᵀ·D_B, each chunk of G updated by all the rows of the block.
+            let mut l0 = 0;
+            while l0 < dd {
+                let l1 = dd.min(l0 + lc);
+                let mut t = 0;
+                while t + GROUP_ROWS <= blen {
+                    let x4 = [row(t), row(t + 1), row(t + 2), row(t + 3)];
+                    rank_update::<T, S, 4>(s, x4, &db[t * k..(t + 4) * k], k, gpart, dd, l0, l1);
+                    t += GROUP_ROWS;
+                }
+                while t < blen {
+                    rank_update::<T, S, 1>(s, [row(t)], &db[t * k..(t + 1) * k], k, gpart, dd, l0, l1);
+                    t += 1;
+                }
+                l0 = l1;
+            }
+            b0 += blen;
+            unflushed += blen;
+            if unflushed >= FLUSH_ROWS || b0 >= n {
+                axpy::<T, S>(s, gt, T::ONE, gpart);
+                gpart.fill(T::ZERO);
+                unflushed = 0;
+            }
+        }
+        stats
+    }
+}
