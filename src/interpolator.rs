@@ -28,7 +28,7 @@ enum Factor {
 impl RowSpace {
     pub fn new<T: Scalar>(x: MatRef<'_, T>) -> Self {
         let x: Mat<f64> = x.to_owned().cast();
-        let w = Workload { n: x.nrows(), d: x.ncols(), k: 1, gram: true };
+        let w = Workload { n: x.nrows(), d: x.ncols(), k: 1, gram: true, elem_size: 8 };
         let backend = make_backend_for::<f64>(BackendChoice::Auto, 0, w).unwrap_or_else(|_| Box::new(dspgd_backend::Reference));
         let n = x.nrows();
         let mut m = Mat::zeros(n, n);

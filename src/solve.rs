@@ -53,7 +53,7 @@ pub fn solve_observed<T: Float>(
     let dims = validate(x, y, w0)?;
     let threads = resolve_threads(opts.threads);
     let path = choose_path::<T>(opts, dims)?;
-    let workload = Workload { n: dims.n, d: dims.d, k: dims.k, gram: path == Path::Gram };
+    let workload = Workload { n: dims.n, d: dims.d, k: dims.k, gram: path == Path::Gram, elem_size: core::mem::size_of::<T>() };
     let (backend, tuning) = match resolve_choice(opts.backend, workload)? {
         BackendChoice::Tune => tune(x, y, w0, opts, path, threads, workload)?,
         named => (T::named_backend(named, threads)?, vec![]),

@@ -74,7 +74,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// Seconds of one streaming read of X with `threads` threads (row blocks),
 /// through the fastest compiled reduction (a dot product of X with itself).
 fn stream_seconds<T: Float>(x: MatRef<'_, T>, threads: usize) -> f64 {
-    let b = make_backend_for::<T>(BackendChoice::Auto, 1, Workload { n: x.nrows(), d: x.ncols(), k: 1, gram: false })
+    let b = make_backend_for::<T>(BackendChoice::Auto, 1, Workload { n: x.nrows(), d: x.ncols(), k: 1, gram: false, elem_size: std::mem::size_of::<T>() })
         .expect("auto backend");
     let n = x.nrows();
     let chunk = n.div_ceil(threads.max(1));
@@ -105,7 +105,7 @@ fn gemm_peak<T: Float>(threads: usize, repeats: usize) -> (f64, &'static str) {
     let mut best = (0.0, "none");
     for name in compiled_backends().into_iter().filter(|n| *n != "reference") {
         let Ok(choice) = name.parse::<BackendChoice>() else { continue };
-        let Ok(b) = make_backend_for::<T>(choice, threads, Workload { n: m, d: m, k: m, gram: true }) else { continue };
+        let Ok(b) = make_backend_for::<T>(choice, threads, Workload { n: m, d: m, k: m, gram: true, elem_size: std::mem::size_of::<T>() }) else { continue };
         b.gemm(c.as_mut(), T::ZERO, a.as_ref(), bm.as_ref(), T::ONE); // warm-up
         let secs = median(
             (0..repeats.max(1))

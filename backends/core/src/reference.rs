@@ -63,7 +63,9 @@ impl<T: Scalar> SeparableVisitor<T> for SeparableLoop<'_, '_, '_, T> {
     fn visit<K: SeparableKernel<T>>(mut self, k: K) {
         for i in 0..self.g.nrows() {
             for j in 0..self.g.ncols() {
-                *self.w.at_mut(i, j) -= self.eta_prev * self.p.at(i, j);
+                if self.eta_prev != T::ZERO {
+                    *self.w.at_mut(i, j) -= self.eta_prev * self.p.at(i, j);
+                }
                 *self.p.at_mut(i, j) = k.apply(self.g.at(i, j));
             }
         }
@@ -162,7 +164,9 @@ impl<T: Scalar> Backend<T> for Reference {
             Step::Scale(s) => {
                 for i in 0..d {
                     for j in 0..k {
-                        *w.at_mut(i, j) -= eta_prev * p.at(i, j);
+                        if eta_prev != T::ZERO {
+                            *w.at_mut(i, j) -= eta_prev * p.at(i, j);
+                        }
                         *p.at_mut(i, j) = s * g.at(i, j);
                     }
                 }
@@ -171,7 +175,9 @@ impl<T: Scalar> Backend<T> for Reference {
                 assert_shape("precond_update Φ", phi.shape(), (k, k));
                 for i in 0..d {
                     for j in 0..k {
-                        *w.at_mut(i, j) -= eta_prev * p.at(i, j);
+                        if eta_prev != T::ZERO {
+                            *w.at_mut(i, j) -= eta_prev * p.at(i, j);
+                        }
                     }
                     for j in 0..k {
                         let acc: f64 = (0..k).map(|l| g.at(i, l).to_f64() * phi.at(l, j).to_f64()).sum();

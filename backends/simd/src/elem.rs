@@ -32,7 +32,9 @@ pub trait SimdScalar: FaerScalar + Pod + sealed::Sealed {
 
     /// Vectors summed in `Self` before the partial sum is widened to `f64`
     /// (blocked summation): small for `f32`, so that its sums keep the
-    /// accuracy the reference (which sums in `f64`) is compared with.
+    /// accuracy the reference (which sums in `f64`) is compared with;
+    /// `usize::MAX` for `f64` (no blocking needed; the sweep then also
+    /// accumulates G without partial blocks).
     #[doc(hidden)]
     const SUM_CHUNK: usize;
 

@@ -83,6 +83,12 @@ fn block_rows<T>(d: usize, k: usize) -> usize {
     (by_bytes.min(by_acc) / GROUP_ROWS).max(1) * GROUP_ROWS
 }
 
+/// True when the rank updates of G are summed by blocks of rows (f32; see
+/// [`SimdScalar::SUM_CHUNK`]: f64 sums need no blocking).
+fn blocked_g<T: SimdScalar>() -> bool {
+    T::SUM_CHUNK != usize::MAX
+}
+
 /// Splits `buf` into `parts` consecutive slices of `len` elements.
 fn split_parts<T>(buf: &mut [T], parts: usize, len: usize) -> Vec<&mut [T]> {
     let mut out = Vec::with_capacity(parts);
@@ -165,7 +171,8 @@ impl<T: SimdScalar> LossOp<T> for SweepRun<'_, T> {
         let chunk_rows = n.div_ceil(nt).div_ceil(4) * 4;
         let block = block_rows::<T>(dd, k).min(chunk_rows.max(GROUP_ROWS));
         // Per chunk: Q of a block, its vector accumulators, and the copied block of X.
-        let per_chunk = block * k * (1 + MAX_LANES) + k * dd + if x_contig { 0 } else { block * dd };
+        let gpart_len = if blocked_g::<T>() { k * dd } else { 0 };
+        let per_chunk = block * k * (1 + MAX_LANES) + gpart_len + if x_contig { 0 } else { block * dd };
         let total = pt_len + r_len + d_len + q_len + nt * gt_len + nt * per_chunk;
 
         T::simd_scratch(total, |buf| {
@@ -351,11 +358,13 @@ impl<T: SimdScalar, L: VLoss<T>> Chunk<'_, T, L> {
         gt.fill(T::ZERO);
         let (qb, rest) = scratch.split_at_mut(block * k);
         let (accbuf, rest) = rest.split_at_mut(block * k * MAX_LANES);
-        // The rank updates go into a partial Gᵀ, added to the chunk's Gᵀ every
-        // FLUSH_ROWS rows (blocked summation: in f32, a running sum over
-        // 10⁵ rows would drift by about 1e-5 relative).
-        let (gpart, xb) = rest.split_at_mut(k * dd);
+        // f32: the rank updates go into a partial Gᵀ, added to the chunk's Gᵀ
+        // every FLUSH_ROWS rows (blocked summation: a running f32 sum over
+        // 10⁵ rows would drift by about 1e-5 relative). f64: straight into Gᵀ.
+        let blocked = blocked_g::<T>();
+        let (gpart, xb) = rest.split_at_mut(if blocked { k * dd } else { 0 });
         gpart.fill(T::ZERO);
+        let (gsum, mut gtotal): (&mut [T], Option<&mut [T]>) = if blocked { (gpart, Some(gt)) } else { (gt, None) };
         let mut unflushed = 0;
         // The vector accumulators of Q (one per row and column of a block).
         let (accv, _) = T::as_mut_simd::<S>(accbuf);
@@ -420,21 +429,23 @@ impl<T: SimdScalar, L: VLoss<T>> Chunk<'_, T, L> {
                 let mut t = 0;
                 while t + GROUP_ROWS <= blen {
                     let x4 = [row(t), row(t + 1), row(t + 2), row(t + 3)];
-                    rank_update::<T, S, 4>(s, x4, &db[t * k..(t + 4) * k], k, gpart, dd, l0, l1);
+                    rank_update::<T, S, 4>(s, x4, &db[t * k..(t + 4) * k], k, gsum, dd, l0, l1);
                     t += GROUP_ROWS;
                 }
                 while t < blen {
-                    rank_update::<T, S, 1>(s, [row(t)], &db[t * k..(t + 1) * k], k, gpart, dd, l0, l1);
+                    rank_update::<T, S, 1>(s, [row(t)], &db[t * k..(t + 1) * k], k, gsum, dd, l0, l1);
                     t += 1;
                 }
                 l0 = l1;
             }
             b0 += blen;
             unflushed += blen;
-            if unflushed >= FLUSH_ROWS || b0 >= n {
-                axpy::<T, S>(s, gt, T::ONE, gpart);
-                gpart.fill(T::ZERO);
-                unflushed = 0;
+            if let Some(total) = gtotal.as_deref_mut() {
+                if unflushed >= FLUSH_ROWS || b0 >= n {
+                    axpy::<T, S>(s, total, T::ONE, gsum);
+                    gsum.fill(T::ZERO);
+                    unflushed = 0;
+                }
             }
         }
         stats
