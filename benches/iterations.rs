@@ -1,16 +1,19 @@
-//! Iterations per second of the solve loop, for each compiled backend, on the
-//! small shapes of DESIGN.md's protocol (S1, S2) and f32/f64, for gd (primal
-//! path forced), adam:1e-3 and spectral:1e-3. `Throughput::Elements(1)` per
-//! iteration makes criterion report iterations/s. Only the loop is timed
-//! (`Solution::seconds`), not the setup.
+//! Iterations per second of the solve loop: each compiled backend × the
+//! shapes S1–S5 of DESIGN.md's protocol × f64/f32 × 1 and 2 threads × {gd
+//! with the primal path forced, adam:1e-3, spectral:1e-3}.
+//! `Throughput::Elements(1)` per iteration makes criterion report
+//! iterations/s. Only the loop is timed (`Solution::seconds`), not the setup.
 //!
-//! Run: `cargo bench --bench iterations`.
+//! Run: `cargo bench --bench iterations` (all of it takes long; filter, e.g.
+//! `cargo bench --bench iterations -- f64/S4`).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use dspgd::{compiled_backends, solve, synthetic, BackendChoice, Float, LearningRate, Options, PathChoice};
 use std::time::Duration;
 
-const SHAPES: &[(&str, usize, usize, usize)] = &[("S1", 200, 2000, 1), ("S2", 200, 2000, 10)];
+const SHAPES: &[(&str, usize, usize, usize)] =
+    &[("S1", 200, 2000, 1), ("S2", 200, 2000, 10), ("S3", 1000, 10000, 10), ("S4", 2000, 50000, 1), ("S5", 500, 5000, 100)];
+const THREADS: &[usize] = &[1, 2];
 const KS: &[(&str, PathChoice)] = &[("gd", PathChoice::Primal), ("adam:1e-3", PathChoice::Auto), ("spectral:1e-3", PathChoice::Auto)];
 
 fn bench_dtype<T: Float>(c: &mut Criterion) {
@@ -20,9 +23,9 @@ fn bench_dtype<T: Float>(c: &mut Criterion) {
             let mut group = c.benchmark_group(format!("iterations/{}/{shape}/{precond}", T::NAME));
             group.throughput(Throughput::Elements(1));
             group.sample_size(10);
-            for name in compiled_backends() {
+            for (name, &threads) in compiled_backends().into_iter().filter(|n| *n != "reference").flat_map(|n| THREADS.iter().map(move |t| (n, t))) {
                 let backend: BackendChoice = name.parse().expect("compiled backend");
-                group.bench_function(BenchmarkId::new(name, shape), |b| {
+                group.bench_function(BenchmarkId::new(format!("{name}/{threads}t"), shape), |b| {
                     b.iter_custom(|iters| {
                         let o = Options {
                             precond: precond.parse().expect("spec"),
@@ -31,6 +34,7 @@ fn bench_dtype<T: Float>(c: &mut Criterion) {
                             max_iters: iters.max(1) as usize,
                             backend,
                             path,
+                            threads,
                             ..Options::default()
                         };
                         let sol = solve(x.as_ref(), y.as_ref(), None, &o).expect("solve");

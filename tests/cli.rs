@@ -319,9 +319,13 @@ fn bad_spec_strings_exit_2_with_the_argument_named() {
         ("--lr", "-1", "-1"),
         ("--lr", "fast", "fast"),
         ("--schedule", "geom:2", "geom:2"),
-        ("--backend", "openblas", "openblas"),
+        ("--backend", "cuda", "cuda"),
         ("--path", "sideways", "sideways"),
-    ] {
+    ]
+    .into_iter()
+    // A backend that exists but was not compiled into this build.
+    .chain((!cfg!(feature = "openblas")).then_some(("--backend", "openblas", "openblas")))
+    {
         let o = dspgd(&["solve", "--x", s(&dir.path("X.npy")), "--y", s(&dir.path("Y.npy")), "--out", s(&dir.path("W.npy")), flag, value]);
         assert_eq!(code(&o), 2, "{flag} {value}: {}", stderr(&o));
         let e = stderr(&o);
@@ -503,6 +507,29 @@ fn info_json_lists_the_backends() {
     assert!(backends.contains(&"reference"), "{v}");
     if cfg!(feature = "faer") {
         assert!(backends.contains(&"faer"), "{v}");
+    }
+    if cfg!(feature = "openblas") {
+        assert!(backends.contains(&"openblas"), "{v}");
+        assert!(!v["openblas"]["core"].as_str().unwrap().is_empty(), "{v}");
+    }
+    if cfg!(feature = "simd") {
+        assert!(backends.contains(&"simd"), "{v}");
+        let simd = v["backend_details"].as_array().unwrap().iter().find(|b| b["name"] == "simd").expect("simd details");
+        // The level the SIMD kernels run must be the best this CPU has (DSPGD_SIMD unset here).
+        #[cfg(target_arch = "x86_64")]
+        {
+            let want = if std::arch::is_x86_feature_detected!("avx512f") {
+                "avx512"
+            } else if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                "avx2"
+            } else {
+                "scalar"
+            };
+            if std::env::var_os("DSPGD_SIMD").is_none() {
+                assert_eq!(simd["kernel_f64"], want, "{v}");
+                assert_eq!(simd["kernel_f32"], want, "{v}");
+            }
+        }
     }
     assert!(v["version"].is_string());
     assert!(v["available_threads"].as_u64().unwrap() >= 1);

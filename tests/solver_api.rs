@@ -188,8 +188,14 @@ fn auto_path_picks_gram_for_right_invariant_k_when_n_below_d() {
 
 #[test]
 fn every_compiled_backend_gives_the_same_solve() {
+    for k in ["adam:1e-2", "spectral:1e-2"] {
+        same_solve_on_every_backend(k);
+    }
+}
+
+fn same_solve_on_every_backend(k: &str) {
     let (x, y) = problem();
-    let base = Options { max_iters: 300, tol: Some(1e-300), path: PathChoice::Primal, ..opts("adam:1e-2", "squared", "auto") };
+    let base = Options { max_iters: 300, tol: Some(1e-300), path: PathChoice::Primal, ..opts(k, "squared", "auto") };
     let reference = solve(x.as_ref(), y.as_ref(), None, &Options { backend: BackendChoice::Reference, ..base.clone() }).unwrap();
     assert_eq!(reference.backend, "reference");
     for name in dspgd::compiled_backends() {
@@ -198,7 +204,36 @@ fn every_compiled_backend_gives_the_same_solve() {
             let sol = solve(x.as_ref(), y.as_ref(), None, &Options { backend: b, threads, ..base.clone() }).unwrap();
             assert_eq!(sol.backend, name);
             let d = rel(&sol.w, &reference.w);
-            assert!(d <= 1e-10, "{name} with {threads} threads differs from reference by {d:.3e}");
+            assert!(d <= 1e-10, "{k}: {name} with {threads} threads differs from reference by {d:.3e}");
         }
     }
+}
+
+/// Same input, backend, path and thread count ⇒ bitwise the same W.
+#[test]
+fn solves_are_bitwise_reproducible() {
+    let (x, y) = problem();
+    for name in dspgd::compiled_backends() {
+        let b: BackendChoice = name.parse().unwrap();
+        for threads in [1, 2] {
+            for (k, path) in [("adam:1e-2", PathChoice::Primal), ("spectral:1e-2", PathChoice::Gram)] {
+                let o = Options { backend: b, threads, path, max_iters: 200, ..opts(k, "huber:0.5", "auto") };
+                let a = solve(x.as_ref(), y.as_ref(), None, &o).unwrap();
+                let c = solve(x.as_ref(), y.as_ref(), None, &o).unwrap();
+                let same = a.w.as_slice().iter().zip(c.w.as_slice()).all(|(p, q)| p.to_bits() == q.to_bits());
+                assert!(same, "{name} {threads} threads {k}: two runs differ");
+            }
+        }
+    }
+}
+
+#[test]
+fn solver_types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Options>();
+    send_sync::<dspgd::Solution<f64>>();
+    send_sync::<dspgd::Solution<f32>>();
+    send_sync::<Mat<f64>>();
+    send_sync::<Precond>();
+    send_sync::<Error>();
 }

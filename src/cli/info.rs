@@ -48,6 +48,24 @@ fn split_list(s: &str) -> Vec<&str> {
     s.split(',').map(str::trim).filter(|x| !x.is_empty()).collect()
 }
 
+/// The OpenBLAS core and configuration, and a warning when it runs a generic
+/// core on a CPU with AVX2/AVX-512 (then `auto` prefers another backend).
+fn openblas_json() -> Value {
+    #[cfg(feature = "openblas")]
+    {
+        json!({
+            "core": dspgd_openblas::core_name(),
+            "config": dspgd_openblas::config(),
+            "generic_core": dspgd_openblas::is_generic_core(),
+            "warning": dspgd_openblas::core_warning(),
+        })
+    }
+    #[cfg(not(feature = "openblas"))]
+    {
+        Value::Null
+    }
+}
+
 /// Everything `info` reports, as JSON.
 pub fn info_json() -> Value {
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -72,6 +90,8 @@ pub fn info_json() -> Value {
             "features": features,
         },
         "available_threads": threads,
+        "simd_env": std::env::var("DSPGD_SIMD").ok(),
+        "openblas": openblas_json(),
         "build": {
             "rustc": BUILD_INFO.rustc,
             "profile": BUILD_INFO.profile,
@@ -99,6 +119,15 @@ pub fn run(a: &InfoArgs) -> Result<u8> {
     }
     if let Some(auto) = v["auto_backend"].as_str() {
         println!("auto picks:   {auto}");
+    }
+    if let Some(core) = v["openblas"]["core"].as_str() {
+        println!("openblas:     core {core} ({})", v["openblas"]["config"].as_str().unwrap_or(""));
+        if let Some(w) = v["openblas"]["warning"].as_str() {
+            println!("  warning:    {w}");
+        }
+    }
+    if let Some(env) = v["simd_env"].as_str() {
+        println!("DSPGD_SIMD={env} (forces the SIMD level)");
     }
     if let Some(env) = v["backend_env"].as_str() {
         println!("DSPGD_BACKEND={env} (overrides auto)");
