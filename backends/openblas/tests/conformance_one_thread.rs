@@ -7,7 +7,8 @@ use dspgd_openblas::{BlasScalar, OpenBlasBackend};
 
 fn run<T: BlasScalar>(b: OpenBlasBackend) {
     let tol = conformance::default_tol::<T>();
-    let n = conformance::check::<T>(&b, tol).unwrap_or_else(|e| panic!("{b:?} ({}): {e}", dspgd_openblas::core_name()));
+    let n = conformance::check::<T>(&b, tol)
+        .unwrap_or_else(|e| panic!("{b:?} ({}): {e}", dspgd_openblas::core_name()));
     assert!(n > 1000, "only {n} checks ran");
 }
 

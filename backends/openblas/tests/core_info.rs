@@ -1,6 +1,8 @@
 //! What the backend reports about the OpenBLAS it runs on.
 use dspgd_backend::Backend;
-use dspgd_openblas::{core_level, core_name, cpu_level, is_generic_core, OpenBlasBackend, SimdLevel};
+use dspgd_openblas::{
+    core_level, core_name, cpu_level, is_generic_core, OpenBlasBackend, SimdLevel,
+};
 
 #[test]
 fn core_name_is_reported() {
@@ -18,6 +20,7 @@ fn core_name_is_reported() {
         dspgd_openblas::threading(),
         is_generic_core()
     );
+    threads_setting_round_trips();
 }
 
 #[test]
@@ -25,11 +28,14 @@ fn generic_core_warning_matches() {
     assert_eq!(dspgd_openblas::core_warning().is_some(), is_generic_core());
     if is_generic_core() {
         assert!(cpu_level() >= SimdLevel::Avx2);
-        assert!(dspgd_openblas::core_warning().unwrap().contains("OPENBLAS_CORETYPE="));
+        assert!(dspgd_openblas::core_warning()
+            .unwrap()
+            .contains("OPENBLAS_CORETYPE="));
     }
 }
 
-#[test]
+/// Called from the one test that makes backends: the thread count is
+/// process-wide, so tests running side by side must not race on it.
 fn threads_setting_round_trips() {
     let b = OpenBlasBackend::new(0);
     assert!(b.effective_threads() >= 1);

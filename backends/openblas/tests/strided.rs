@@ -2,7 +2,9 @@
 //! strides) go through packed copies: every BLAS-backed operation against
 //! the reference backend on such views, and sweeps over several row blocks.
 use dspgd_backend::conformance::{rel_diff, Layout, Stored, LAYOUTS};
-use dspgd_backend::{Backend, Loss, Mat, MatMut, MatRef, Precond, Reference, ResidualUpdate, Scalar, Step};
+use dspgd_backend::{
+    Backend, Loss, Mat, MatMut, MatRef, Precond, Reference, ResidualUpdate, Scalar, Step,
+};
 use dspgd_openblas::{BlasScalar, OpenBlasBackend};
 
 /// A deterministic pseudo-random matrix with entries in [−0.5, 0.5).
@@ -53,7 +55,14 @@ fn close<T: Scalar>(what: &str, got: MatRef<'_, T>, want: MatRef<'_, T>, tol: f6
 
 fn gemm_spread<T: BlasScalar>(tol: f64) {
     let b = OpenBlasBackend::new(1);
-    for &(m, l, n) in &[(7, 9, 5), (1, 9, 5), (7, 9, 1), (1, 1, 1), (13, 1, 8), (65, 33, 17)] {
+    for &(m, l, n) in &[
+        (7, 9, 5),
+        (1, 9, 5),
+        (7, 9, 1),
+        (1, 1, 1),
+        (13, 1, 8),
+        (65, 33, 17),
+    ] {
         let a = mat::<T>(m, l, 1);
         let bb = mat::<T>(l, n, 2);
         let c0 = mat::<T>(m, n, 3);
@@ -63,15 +72,29 @@ fn gemm_spread<T: BlasScalar>(tol: f64) {
             Reference.gemm(want.as_mut(), beta, a.as_ref(), bb.as_ref(), alpha);
             // Every operand spread out.
             let (sa, sb) = (Spread::new(&a), Spread::new(&bb));
-            let init = if beta == T::ZERO { Mat::from_fn(m, n, |_, _| T::from_f64(f64::NAN)) } else { c0.clone() };
+            let init = if beta == T::ZERO {
+                Mat::from_fn(m, n, |_, _| T::from_f64(f64::NAN))
+            } else {
+                c0.clone()
+            };
             let mut sc = Spread::new(&init);
             b.gemm(sc.view_mut(), beta, sa.view(), sb.view(), alpha);
-            close(&format!("gemm spread {m}x{l}x{n}"), sc.to_mat().as_ref(), want.as_ref(), tol);
+            close(
+                &format!("gemm spread {m}x{l}x{n}"),
+                sc.to_mat().as_ref(),
+                want.as_ref(),
+                tol,
+            );
             // Only A spread, C row-major; and B transposed storage.
             let mut c = init.clone();
             let bt = Stored::new(bb.as_ref(), Layout::Transposed);
             b.gemm(c.as_mut(), beta, sa.view(), bt.view(), alpha);
-            close(&format!("gemm spread A {m}x{l}x{n}"), c.as_ref(), want.as_ref(), tol);
+            close(
+                &format!("gemm spread A {m}x{l}x{n}"),
+                c.as_ref(),
+                want.as_ref(),
+                tol,
+            );
         }
     }
     // A broadcast row (row stride 0) times a matrix.
@@ -114,7 +137,10 @@ fn sweep_spread<T: BlasScalar>(b: &OpenBlasBackend, n: usize, d: usize, k: usize
         for kind in 0..3 {
             let (uw, ug) = match kind {
                 0 => (ResidualUpdate::Keep, ResidualUpdate::Keep),
-                1 => (ResidualUpdate::FromStep { p: p.as_ref(), eta }, ResidualUpdate::FromStep { p: sp.view(), eta }),
+                1 => (
+                    ResidualUpdate::FromStep { p: p.as_ref(), eta },
+                    ResidualUpdate::FromStep { p: sp.view(), eta },
+                ),
                 _ => (
                     ResidualUpdate::FromProduct { q: q.as_ref(), eta },
                     ResidualUpdate::FromProduct { q: q.as_ref(), eta },
@@ -125,20 +151,36 @@ fn sweep_spread<T: BlasScalar>(b: &OpenBlasBackend, n: usize, d: usize, k: usize
             let nan = Mat::from_fn(n, k, |_, _| T::from_f64(f64::NAN));
             let (mut rg, mut dg) = (Spread::new(&r0), Spread::new(&nan));
             let mut gg = Spread::new(&Mat::from_fn(d, k, |_, _| T::from_f64(f64::NAN)));
-            let sg = b.sweep(sx.view(), ug, rg.view_mut(), &loss, dg.view_mut(), gg.view_mut());
+            let sg = b.sweep(
+                sx.view(),
+                ug,
+                rg.view_mut(),
+                &loss,
+                dg.view_mut(),
+                gg.view_mut(),
+            );
             let what = format!("{b:?} n={n} d={d} k={k} {loss} update #{kind}");
             close(&format!("R {what}"), rg.to_mat().as_ref(), rw.as_ref(), tol);
             close(&format!("D {what}"), dg.to_mat().as_ref(), dw.as_ref(), tol);
             close(&format!("G {what}"), gg.to_mat().as_ref(), gw.as_ref(), tol);
-            assert!((sg.loss - sw.loss).abs() <= tol * sw.loss.abs(), "loss {what}");
-            assert!((sg.r_norm2 - sw.r_norm2).abs() <= tol * sw.r_norm2.abs(), "‖R‖² {what}");
+            assert!(
+                (sg.loss - sw.loss).abs() <= tol * sw.loss.abs(),
+                "loss {what}"
+            );
+            assert!(
+                (sg.r_norm2 - sw.r_norm2).abs() <= tol * sw.r_norm2.abs(),
+                "‖R‖² {what}"
+            );
         }
     }
 }
 
 #[test]
 fn sweep_on_unreadable_views() {
-    for b in [OpenBlasBackend::new(1), OpenBlasBackend::new(1).with_sweep_block_rows(4)] {
+    for b in [
+        OpenBlasBackend::new(1),
+        OpenBlasBackend::new(1).with_sweep_block_rows(4),
+    ] {
         for &(n, d, k) in &[(0, 5, 2), (1, 5, 1), (9, 5, 1), (17, 31, 3), (9, 0, 2)] {
             sweep_spread::<f64>(&b, n, d, k, 1e-12);
             sweep_spread::<f32>(&b, n, d, k, 1e-5);
@@ -146,7 +188,14 @@ fn sweep_on_unreadable_views() {
     }
 }
 
-fn large_sweep<T: BlasScalar>(b: &OpenBlasBackend, n: usize, d: usize, k: usize, lx: Layout, tol: f64) {
+fn large_sweep<T: BlasScalar>(
+    b: &OpenBlasBackend,
+    n: usize,
+    d: usize,
+    k: usize,
+    lx: Layout,
+    tol: f64,
+) {
     let x = Stored::new(mat::<T>(n, d, 1).as_ref(), lx);
     let p = mat::<T>(d, k, 2);
     let r0 = mat::<T>(n, k, 4);
@@ -154,17 +203,34 @@ fn large_sweep<T: BlasScalar>(b: &OpenBlasBackend, n: usize, d: usize, k: usize,
     let loss = Loss::Huber { delta: 0.1 };
     let update = ResidualUpdate::FromStep { p: p.as_ref(), eta };
     let (mut rw, mut dw, mut gw) = (r0.clone(), Mat::zeros(n, k), Mat::zeros(d, k));
-    let sw = Reference.sweep(x.view(), update, rw.as_mut(), &loss, dw.as_mut(), gw.as_mut());
+    let sw = Reference.sweep(
+        x.view(),
+        update,
+        rw.as_mut(),
+        &loss,
+        dw.as_mut(),
+        gw.as_mut(),
+    );
     let nan = T::from_f64(f64::NAN);
     let mut rg = Stored::new(r0.as_ref(), Layout::ColMajor);
     let mut dg = Stored::new(Mat::from_fn(n, k, |_, _| nan).as_ref(), Layout::Padded);
     let mut gg = Stored::new(Mat::from_fn(d, k, |_, _| nan).as_ref(), Layout::RowMajor);
-    let sg = b.sweep(x.view(), update, rg.view_mut(), &loss, dg.view_mut(), gg.view_mut());
+    let sg = b.sweep(
+        x.view(),
+        update,
+        rg.view_mut(),
+        &loss,
+        dg.view_mut(),
+        gg.view_mut(),
+    );
     let what = format!("{b:?}, n={n} d={d} k={k}, X {lx:?}");
     close(&format!("R {what}"), rg.view(), rw.as_ref(), tol);
     close(&format!("D {what}"), dg.view(), dw.as_ref(), tol);
     close(&format!("G {what}"), gg.view(), gw.as_ref(), tol);
-    assert!((sg.loss - sw.loss).abs() <= tol * sw.loss.abs(), "loss: {what}");
+    assert!(
+        (sg.loss - sw.loss).abs() <= tol * sw.loss.abs(),
+        "loss: {what}"
+    );
 }
 
 /// Shapes with several default-sized row blocks (16 rows of d = 2100).
@@ -191,19 +257,38 @@ fn precond_spread<T: BlasScalar>(tol: f64) {
         let nw = Reference.grad_stats(g.as_ref(), Some(&mut gw));
         let ng = b.grad_stats(sg.view(), Some(&mut gg));
         assert!((ng - nw).abs() <= tol * nw, "‖G‖² {d}x{k}");
-        let e = gw.iter().zip(&gg).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt()
+        let e = gw
+            .iter()
+            .zip(&gg)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f64>()
+            .sqrt()
             / gw.iter().map(|a| a * a).sum::<f64>().sqrt();
         assert!(e <= tol, "GᵀG {d}x{k}: {e:e}");
         let adam = Precond::Adam { eps: 0.1 };
-        for step in [Step::Right(phi.as_ref()), Step::Scale(T::from_f64(0.7)), Step::Separable(&adam)] {
+        for step in [
+            Step::Right(phi.as_ref()),
+            Step::Scale(T::from_f64(0.7)),
+            Step::Separable(&adam),
+        ] {
             for eta_prev in [0.0, 0.25] {
                 let eta_prev = T::from_f64(eta_prev);
                 let (mut ww, mut pw) = (w0.clone(), p0.clone());
                 Reference.precond_update(g.as_ref(), step, eta_prev, ww.as_mut(), pw.as_mut());
                 let (mut wg, mut pg) = (Spread::new(&w0), Spread::new(&p0));
                 b.precond_update(sg.view(), step, eta_prev, wg.view_mut(), pg.view_mut());
-                close(&format!("precond W {d}x{k}"), wg.to_mat().as_ref(), ww.as_ref(), tol);
-                close(&format!("precond P {d}x{k}"), pg.to_mat().as_ref(), pw.as_ref(), tol);
+                close(
+                    &format!("precond W {d}x{k}"),
+                    wg.to_mat().as_ref(),
+                    ww.as_ref(),
+                    tol,
+                );
+                close(
+                    &format!("precond P {d}x{k}"),
+                    pg.to_mat().as_ref(),
+                    pw.as_ref(),
+                    tol,
+                );
             }
         }
     }
