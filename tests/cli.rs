@@ -679,6 +679,10 @@ fn non_finite_and_empty_inputs_exit_2_with_position_or_shape() {
     x[3] = 1e300;
     write_npy(&dir.path("x_big.npy"), &[N, D], &x, C64);
     refused_solve(&dir, "overflow on conversion", "x_big.npy", "Y.npy", &["--dtype", "f32"], &["--x", "row 0, column 3", "conversion"]);
+    // X tiny and Y huge: W would be about 1e320, beyond f64.
+    write_npy(&dir.path("x_tiny.npy"), &[N, D], &noise(1, N * D).iter().map(|v| v * 1e-160).collect::<Vec<_>>(), C64);
+    write_npy(&dir.path("y_huge.npy"), &[N, K], &noise(2, N * K).iter().map(|v| v * 1e160).collect::<Vec<_>>(), C64);
+    refused_solve(&dir, "W overflows", "x_tiny.npy", "y_huge.npy", &[], &["--x", "x_tiny.npy", "does not fit in f64"]);
     // Zero rows, zero columns, zero targets.
     write_npy(&dir.path("x0.npy"), &[0, D], &[], C64);
     write_npy(&dir.path("y0.npy"), &[0, K], &[], C64);
