@@ -9,7 +9,8 @@
 //! (descr, shape, fortran_order, version, header length, data length),
 //! grammar-generated headers and splices of two corpus files.
 //!
-//! Invariants checked on every execution:
+//! Invariants checked on every execution (and a watchdog thread aborts with
+//! the input saved when one execution runs longer than [`HANG`]):
 //! - `.npy`: no panic; the extra memory allocated while parsing stays below
 //!   [`alloc_bound`] of the input length (a header claiming a huge shape or a
 //!   huge header must cost nothing); an `Ok` array is 1-D or 2-D with as many
@@ -40,9 +41,11 @@ use npy::{Array, Data};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::fmt::{Debug, Display};
+use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
 /// Executions of the `.npy` target in the default (CI) budget.
@@ -198,12 +201,58 @@ fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
     v
 }
 
-/// Saves a failing input where a developer can find it, and fails the test.
-fn finding(target: &str, seed: u64, iter: u64, input: &[u8], what: &str) -> ! {
+/// Longest an execution may run before the watchdog calls it a hang (a
+/// normal one takes microseconds; this leaves room for a loaded machine).
+const HANG: Duration = Duration::from_secs(30);
+
+/// The input each target is running and since when, for the watchdog.
+static RUNNING: Mutex<Vec<Running>> = Mutex::new(Vec::new());
+
+/// One target's current execution.
+struct Running {
+    target: &'static str,
+    seed: u64,
+    iter: u64,
+    since: Instant,
+    input: Vec<u8>,
+}
+
+/// Records that `target` starts execution `iter` on `input`.
+fn running(target: &'static str, seed: u64, iter: u64, input: &[u8]) {
+    static WATCHDOG: Once = Once::new();
+    WATCHDOG.call_once(|| {
+        std::thread::spawn(|| loop {
+            std::thread::sleep(Duration::from_secs(1));
+            let slots = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(Running { target, seed, iter, input, .. }) = slots.iter().find(|s| s.since.elapsed() > HANG) {
+                // A hang cannot be unwound from another thread: save the input and abort.
+                let file = save_finding(target, *seed, *iter, input);
+                // Straight to stderr: the test harness's capture of eprintln! dies with the process.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "fuzz finding in the {target} target (DSPGD_FUZZ_SEED={seed}, execution {iter}): hang (> {HANG:?}); input saved to {}",
+                    file.display()
+                );
+                std::process::abort();
+            }
+        });
+    });
+    let mut slots = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
+    slots.retain(|s| s.target != target);
+    slots.push(Running { target, seed, iter, since: Instant::now(), input: input.to_vec() });
+}
+
+fn save_finding(target: &str, seed: u64, iter: u64, input: &[u8]) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fuzz-findings");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join(format!("{target}-seed{seed}-iter{iter}.bin"));
     std::fs::write(&file, input).unwrap();
+    file
+}
+
+/// Saves a failing input where a developer can find it, and fails the test.
+fn finding(target: &str, seed: u64, iter: u64, input: &[u8], what: &str) -> ! {
+    let file = save_finding(target, seed, iter, input);
     panic!(
         "fuzz finding in the {target} target (DSPGD_FUZZ_SEED={seed}, execution {iter}): {what}\n  input ({} bytes) saved to {}\n  keep it as a regression test: copy it to fuzz/regressions/{target}/",
         input.len(),
@@ -490,6 +539,7 @@ fn npy_reader_fuzz() {
     let regressions = files_in(&repo("fuzz/regressions/npy"));
     let seed = seed();
     for (name, bytes) in corpus.iter().chain(&regressions) {
+        running("npy", seed, u64::MAX, bytes);
         if let Err(what) = check_npy(bytes) {
             panic!("fuzz/…/{name}: {what}");
         }
@@ -503,6 +553,7 @@ fn npy_reader_fuzz() {
     while budget.go_on(done, start) {
         let mut rng = rng_for(seed, done);
         let input = npy_input(&mut rng, &corpus);
+        running("npy", seed, done, &input);
         if let Err(what) = check_npy(&input) {
             finding("npy", seed, done, &input, &what);
         }
@@ -673,6 +724,7 @@ fn spec_parsers_fuzz() {
     while budget.go_on(done, start) {
         let mut rng = rng_for(seed, done);
         let input = spec_input(&mut rng, &seeds);
+        running("spec", seed, done, input.as_bytes());
         match check_spec(&input) {
             Ok(n) => n_ok += u64::from(n > 0),
             Err(what) => finding("spec", seed, done, input.as_bytes(), &what),

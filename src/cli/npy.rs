@@ -252,6 +252,12 @@ fn read_elems<T: Copy + Default, const N: usize>(
 }
 
 fn fortran_to_c<T: Copy>(v: &[T], rows: usize, cols: usize) -> Vec<T> {
+    // No elements, nothing to reorder. Without this, a header claiming shape
+    // (18446744073709551615, 0) in Fortran order made the loop below spin
+    // over 2^64 empty rows (a hang found by tests/fuzz.rs).
+    if v.is_empty() {
+        return Vec::new();
+    }
     let mut out = Vec::with_capacity(v.len());
     for i in 0..rows {
         out.extend((0..cols).map(|j| v[i + j * rows]));
@@ -672,6 +678,17 @@ mod tests {
             let msg = e.to_string();
             assert!(msg.contains(name), "{msg}");
             assert!(msg.contains(needle), "{name}: '{msg}' should mention '{needle}'");
+        }
+    }
+
+    #[test]
+    fn empty_arrays_of_any_claimed_size_are_instant() {
+        // Fortran order and a huge zero-element shape once hung the reader.
+        for (shape, want) in [("(18446744073709551615, 0)", vec![usize::MAX, 0]), ("(0, 18446744073709551615)", vec![0, usize::MAX])] {
+            for fortran in [true, false] {
+                let a = read_bytes("empty.npy", &raw(1, "<f8", fortran, shape, &[])).unwrap();
+                assert_eq!((a.shape.clone(), a.data), (want.clone(), Data::F64(vec![])), "{shape} fortran={fortran}");
+            }
         }
     }
 
