@@ -796,3 +796,19 @@ fn unwritable_outputs_exit_2_before_reading_or_solving() {
     );
     assert_eq!(std::fs::read(dir.path("W.npy")).unwrap(), b"old");
 }
+
+#[test]
+fn bad_backend_environment_variables_exit_2_naming_them() {
+    let dir = TempDir::new("envvars");
+    problem(&dir, C64, C64);
+    let cases = [("DSPGD_BACKEND", "bogus", "auto", "unknown backend 'bogus'"), ("DSPGD_SIMD", "v9", "simd", "unknown SIMD level 'v9'")];
+    // DSPGD_SIMD is read by the SIMD backend only.
+    for (var, value, backend, needle) in cases.into_iter().filter(|c| c.0 != "DSPGD_SIMD" || cfg!(feature = "simd")) {
+        let o = Command::new(BIN).args(solve_args(&dir, "X.npy", "Y.npy", &["--backend", backend])).env(var, value).output().unwrap();
+        let e = stderr(&o);
+        assert_eq!(code(&o), 2, "{var}={value}: {e}");
+        assert!(e.starts_with("error: ") && e.trim_end().lines().count() == 1, "{var}={value}: {e}");
+        assert!(e.contains(var) && e.contains(needle), "{var}={value}: {e}");
+        assert_eq!(dir.files(), vec!["X.npy", "Y.npy"], "{var}={value}: no output");
+    }
+}
