@@ -45,6 +45,14 @@ pub enum Error {
         /// Why it cannot run.
         reason: String,
     },
+    /// The scale of the data puts the answer outside the range of the
+    /// floating-point type (e.g. X tiny and Y huge make W overflow).
+    Overflow {
+        /// The argument whose scale is at fault (`"x"`, `"y"`).
+        arg: &'static str,
+        /// The scales involved and what to do.
+        msg: String,
+    },
     /// The iteration diverged: the loss became non-finite or grew beyond the bound.
     Diverged(Box<Diverged>),
 }
@@ -109,6 +117,7 @@ impl fmt::Display for Error {
                 write!(f, "{arg}: non-finite entry {value} at row {row}, column {col}")
             }
             Error::InvalidOption { arg, msg } => write!(f, "{arg}: {msg}"),
+            Error::Overflow { arg, msg } => write!(f, "{arg}: {msg}"),
             Error::Spec(e) => write!(f, "{e}"),
             Error::BackendUnavailable { name, reason } => write!(f, "backend '{name}' is not available: {reason}"),
             Error::Diverged(d) => write!(

@@ -89,6 +89,7 @@ mod options;
 mod path_state;
 mod primal;
 mod problem;
+mod rescale;
 mod result;
 mod solve;
 mod step;

@@ -143,6 +143,16 @@ impl FromStr for PathChoice {
     }
 }
 
+impl fmt::Display for PathChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PathChoice::Auto => "auto",
+            PathChoice::Primal => "primal",
+            PathChoice::Gram => "gram",
+        })
+    }
+}
+
 /// Which backend runs the kernels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]

@@ -10,6 +10,7 @@ use crate::options::{BackendChoice, LearningRate, Options, PathChoice};
 use crate::path_state::PathState;
 use crate::primal::Primal;
 use crate::problem::{validate, Dims};
+use crate::rescale::Rescale;
 use crate::result::{HistoryEntry, Path, Solution, StopReason, TuneTrial};
 use crate::step::StepChooser;
 use dspgd_backend::{norm_fro, Backend, Mat, MatRef, Precond, Scalar};
@@ -51,6 +52,23 @@ pub fn solve_observed<T: Float>(
 ) -> Result<Solution<T>, Error> {
     opts.validate()?;
     let dims = validate(x, y, w0)?;
+    if let Some(plan) = Rescale::plan(x, y, opts) {
+        if let Some(result) = plan.solve(x, y, w0, opts, observer, |x, y, w0, o, obs| solve_validated(x, y, w0, o, obs, dims)) {
+            return result;
+        }
+    }
+    solve_validated(x, y, w0, opts, observer, dims)
+}
+
+/// [`solve_observed`] after validation, on the data as given.
+fn solve_validated<T: Float>(
+    x: MatRef<'_, T>,
+    y: MatRef<'_, T>,
+    w0: Option<MatRef<'_, T>>,
+    opts: &Options,
+    observer: &mut dyn Observer,
+    dims: Dims,
+) -> Result<Solution<T>, Error> {
     let threads = resolve_threads(opts.threads);
     let path = choose_path::<T>(opts, dims)?;
     let workload = Workload { n: dims.n, d: dims.d, k: dims.k, gram: path == Path::Gram, elem_size: core::mem::size_of::<T>() };

@@ -571,3 +571,244 @@ fn demo_out_dir_writes_json_and_svg() {
     let o = dspgd(&["demo", "--n", "30", "--d", "10"]);
     assert_eq!(code(&o), 2, "n > d is refused");
 }
+
+// ------------------------------------------- bad input: the rest of SPEC §8
+
+/// Runs `dspgd solve` with `extra` arguments on the files of `dir` and
+/// checks the bad-input contract: exit 2, one line `error: ...` naming every
+/// needle (the argument and the offending value or shape), no panic, and no
+/// file added to `dir`.
+fn refused(dir: &TempDir, case: &str, args: &[&str], needles: &[&str]) {
+    let before = dir.files();
+    let o = dspgd(args);
+    let e = stderr(&o);
+    assert_eq!(code(&o), 2, "{case}: {e}");
+    assert!(!e.contains("panicked"), "{case}: {e}");
+    assert!(e.starts_with("error: "), "{case}: {e}");
+    assert_eq!(e.trim_end().lines().count(), 1, "{case}: one line: {e}");
+    for needle in needles {
+        assert!(e.contains(needle), "{case}: '{needle}' missing from: {e}");
+    }
+    assert_eq!(dir.files(), before, "{case}: no output file");
+}
+
+/// The solve command on X.npy, Y.npy (or the given files) of `dir`, writing W.npy and r.json there.
+fn solve_args<'a>(dir: &'a TempDir, x: &'a str, y: &'a str, extra: &[&'a str]) -> Vec<String> {
+    let mut v: Vec<String> = ["solve", "--x", s(&dir.path(x)), "--y", s(&dir.path(y)), "--out", s(&dir.path("W.npy")), "--report", s(&dir.path("r.json"))]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    v.extend(extra.iter().map(|a| a.to_string()));
+    v
+}
+
+fn refused_solve(dir: &TempDir, case: &str, x: &str, y: &str, extra: &[&str], needles: &[&str]) {
+    let args = solve_args(dir, x, y, extra);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    refused(dir, case, &args, needles);
+}
+
+#[test]
+fn corrupt_headers_and_unsupported_dtypes_exit_2_naming_file_and_problem() {
+    let dir = TempDir::new("badheaders");
+    problem(&dir, C64, C64);
+    let d8 = vec![0u8; 8 * N * D];
+    let good = std::fs::read(dir.path("X.npy")).unwrap();
+    let dict = |descr: &str, shape: &str| format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    let with = |pre: &[u8], rest: &[u8]| [pre, rest].concat();
+    let cases: Vec<(&str, &str, Vec<u8>, &str)> = vec![
+        ("x", "c8.npy", npy_raw(&dict("<c8", "(8, 20)"), 1, &d8), "'<c8' (complex)"),
+        ("x", "c16.npy", npy_raw(&dict("<c16", "(8, 10)"), 1, &d8), "'<c16' (complex)"),
+        ("x", "f2.npy", npy_raw(&dict("<f2", "(8, 20)"), 1, &d8[..2 * N * D]), "'<f2'"),
+        ("x", "bool.npy", npy_raw(&dict("|b1", "(8, 20)"), 1, &d8[..N * D]), "boolean"),
+        ("x", "str.npy", npy_raw(&dict("<U3", "(8, 20)"), 1, &d8), "string"),
+        ("x", "pickle.npy", npy_raw(&dict("|O", "(8, 20)"), 1, &d8), "'|O' (Python object)"),
+        ("x", "datetime.npy", npy_raw(&dict("<M8[D]", "(8, 20)"), 1, &d8), "datetime"),
+        (
+            "x",
+            "struct.npy",
+            npy_raw("{'descr': [('a', '<f8'), ('b', '<f8')], 'fortran_order': False, 'shape': (8, 10), }", 1, &d8),
+            "unsupported dtype",
+        ),
+        ("x", "noshape.npy", npy_raw("{'descr': '<f8', 'fortran_order': False, }", 1, &d8), "no 'shape' key"),
+        ("x", "nodescr.npy", npy_raw("{'fortran_order': False, 'shape': (8, 20), }", 1, &d8), "no 'descr' key"),
+        ("x", "noorder.npy", npy_raw("{'descr': '<f8', 'shape': (8, 20), }", 1, &d8), "no 'fortran_order' key"),
+        ("x", "unterminated.npy", npy_raw("{'descr': '<f8, 'fortran_order': False, 'shape': (8, 20), }", 1, &d8), "corrupt header"),
+        ("x", "list.npy", npy_raw("['<f8', False, (8, 20)]", 1, &d8), "expected '{'"),
+        ("x", "negative.npy", npy_raw(&dict("<f8", "(-8, 20)"), 1, &d8), "non-negative integer"),
+        ("x", "badshape.npy", npy_raw("{'descr': '<f8', 'fortran_order': False, 'shape': [8, 20], }", 1, &d8), "'shape' must be a tuple"),
+        ("x", "magic.npy", with(b"\x93NUMPX", &good[6..]), "magic string"),
+        ("x", "version.npy", with(b"\x93NUMPY\x09\x00", &good[8..]), "unsupported .npy format version 9.0"),
+        ("x", "hlen.npy", with(b"\x93NUMPY\x01\x00\xff\xff", &good[10..200]), "header should be 65535 bytes"),
+        ("x", "trailing.npy", [good.clone(), vec![0; 5]].concat(), "corrupt"),
+        ("y", "y_int.npy", npy_raw(&dict("<i4", "(8, 3)"), 1, &d8[..4 * N * K]), "'<i4' (integer)"),
+        ("y", "y_3d.npy", npy_raw(&dict("<f8", "(8, 3, 1)"), 1, &d8[..8 * N * K]), "3-d"),
+        ("w0", "w0_pickle.npy", npy_raw(&dict("|O", "(20, 3)"), 1, &d8[..8 * D * K]), "Python object"),
+        ("w0", "w0_scalar.npy", npy_raw(&dict("<f8", "()"), 1, &d8[..8]), "0-d"),
+    ];
+    for (arg, name, bytes, needle) in cases {
+        std::fs::write(dir.path(name), bytes).unwrap();
+        let w0 = dir.path(name);
+        let (x, y, extra): (&str, &str, Vec<&str>) = match arg {
+            "x" => (name, "Y.npy", vec![]),
+            "y" => ("X.npy", name, vec![]),
+            _ => ("X.npy", "Y.npy", vec!["--w0", s(&w0)]),
+        };
+        refused_solve(&dir, name, x, y, &extra, &[&format!("--{arg}"), name, needle]);
+    }
+}
+
+#[test]
+fn non_finite_and_empty_inputs_exit_2_with_position_or_shape() {
+    let dir = TempDir::new("nonfinite");
+    problem(&dir, C64, C64);
+    let mut y = noise(2, N * K);
+    y[2 * K + 1] = f64::INFINITY;
+    write_npy(&dir.path("y_inf.npy"), &[N, K], &y, C64);
+    refused_solve(&dir, "inf in Y", "X.npy", "y_inf.npy", &[], &["--y", "y_inf.npy", "inf", "row 2, column 1"]);
+    let mut y1 = noise(2, N);
+    y1[5] = f64::NAN;
+    write_npy(&dir.path("y_nan.npy"), &[N], &y1, C64);
+    refused_solve(&dir, "NaN in 1-D Y", "X.npy", "y_nan.npy", &[], &["--y", "NaN", "row 5, column 0"]);
+    let mut w0 = noise(3, D * K);
+    w0[D * K - 1] = f64::NEG_INFINITY;
+    write_npy(&dir.path("w0_inf.npy"), &[D, K], &w0, C64);
+    refused_solve(&dir, "-inf in W0", "X.npy", "Y.npy", &["--w0", s(&dir.path("w0_inf.npy"))], &["--w0", "-inf", &format!("row {}, column {}", D - 1, K - 1)]);
+    // f64 data that overflows f32 is non-finite after --dtype f32: the message says so.
+    let mut x = noise(1, N * D);
+    x[3] = 1e300;
+    write_npy(&dir.path("x_big.npy"), &[N, D], &x, C64);
+    refused_solve(&dir, "overflow on conversion", "x_big.npy", "Y.npy", &["--dtype", "f32"], &["--x", "row 0, column 3", "conversion"]);
+    // X tiny and Y huge: W would be about 1e320, beyond f64.
+    write_npy(&dir.path("x_tiny.npy"), &[N, D], &noise(1, N * D).iter().map(|v| v * 1e-160).collect::<Vec<_>>(), C64);
+    write_npy(&dir.path("y_huge.npy"), &[N, K], &noise(2, N * K).iter().map(|v| v * 1e160).collect::<Vec<_>>(), C64);
+    refused_solve(&dir, "W overflows", "x_tiny.npy", "y_huge.npy", &[], &["--x", "x_tiny.npy", "does not fit in f64"]);
+    // Zero rows, zero columns, zero targets.
+    write_npy(&dir.path("x0.npy"), &[0, D], &[], C64);
+    write_npy(&dir.path("y0.npy"), &[0, K], &[], C64);
+    refused_solve(&dir, "n = 0", "x0.npy", "y0.npy", &[], &["--x", "0x20", "at least one row"]);
+    write_npy(&dir.path("xd0.npy"), &[N, 0], &[], C64);
+    refused_solve(&dir, "d = 0", "xd0.npy", "Y.npy", &[], &["--x", "8x0", "at least one row and one column"]);
+    write_npy(&dir.path("yk0.npy"), &[N, 0], &[], C64);
+    refused_solve(&dir, "k = 0", "X.npy", "yk0.npy", &[], &["--y", "8x0"]);
+    // A 2-D W0 of the wrong shape names both shapes.
+    write_npy(&dir.path("w0_shape.npy"), &[D + 1, K], &noise(4, (D + 1) * K), C64);
+    refused_solve(&dir, "W0 shape", "X.npy", "Y.npy", &["--w0", s(&dir.path("w0_shape.npy"))], &["--w0", "21x3", "20x3"]);
+}
+
+#[test]
+fn every_malformed_spec_and_option_exits_2_naming_the_argument() {
+    let dir = TempDir::new("specs");
+    problem(&dir, C64, C64);
+    let cases: &[(&str, &str, &str)] = &[
+        // Empty.
+        ("--precond", "", "empty"),
+        ("--loss", "", "empty"),
+        ("--lr", "", "step size"),
+        ("--schedule", "", "empty"),
+        ("--backend", "", "unknown backend"),
+        ("--path", "", "unknown path"),
+        // Unknown name.
+        ("--loss", "hinge", "unknown loss 'hinge'"),
+        ("--schedule", "cosine", "unknown schedule 'cosine'"),
+        ("--precond", "GD", "unknown preconditioner 'GD'"),
+        // Missing parameter.
+        ("--precond", "clip", "needs a parameter τ"),
+        ("--precond", "adam", "needs a parameter ε"),
+        ("--precond", "power", "needs a parameter p"),
+        ("--loss", "huber", "needs a parameter δ"),
+        ("--schedule", "geom", "needs a factor γ"),
+        ("--precond", "adam:", "must be a number"),
+        // Non-numeric parameter.
+        ("--precond", "adam:abc", "must be a number, got 'abc'"),
+        ("--precond", "power:two", "'two'"),
+        ("--loss", "huber:x", "'x'"),
+        ("--schedule", "geom:half", "'half'"),
+        ("--lr", "1e-3x", "1e-3x"),
+        // Out of range.
+        ("--precond", "clip:0", "τ of 'clip' must be > 0"),
+        ("--precond", "eclip:-1", "τ of 'eclip' must be > 0"),
+        ("--precond", "ngd:0", "ε of 'ngd' must be > 0"),
+        ("--precond", "spectral:-1e-3", "ε of 'spectral' must be > 0"),
+        ("--precond", "power:1", "p of 'power' must be > 1"),
+        ("--precond", "lp:0.5", "p of 'lp' must be > 1"),
+        ("--precond", "adam:inf", "must be > 0, got inf"),
+        ("--precond", "adam:NaN", "got NaN"),
+        ("--loss", "lp:1", "p of 'lp' must be ≥ 2"),
+        ("--loss", "huber:-0.5", "δ of 'huber' must be > 0"),
+        ("--lr", "0", "must be > 0"),
+        ("--lr", "inf", "must be > 0 and finite"),
+        ("--lr", "NaN", "NaN"),
+        ("--schedule", "geom:0", "γ must be in (0, 1]"),
+        ("--schedule", "geom:1.5", "γ must be in (0, 1]"),
+        // A parameter where none is taken.
+        ("--precond", "gd:1", "takes no parameter"),
+        ("--loss", "squared:2", "takes no parameter"),
+        ("--schedule", "inv:2", "takes no parameter"),
+        // Numeric options.
+        ("--tol", "0", "--tol"),
+        ("--tol", "-1e-6", "--tol"),
+        ("--tol", "NaN", "--tol"),
+    ];
+    for &(flag, value, needle) in cases {
+        refused_solve(&dir, &format!("{flag} {value:?}"), "X.npy", "Y.npy", &[flag, value], &[flag, needle]);
+    }
+    // clap's value checks: an unknown dtype, a negative count.
+    // (Their messages are clap's: a line and a usage hint.)
+    for (flag, value) in [("--dtype", "f16"), ("--max-iters", "-3"), ("--threads", "two")] {
+        let arg = format!("{flag}={value}");
+        let o = dspgd(&solve_args(&dir, "X.npy", "Y.npy", &[&arg]).iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(code(&o), 2, "{flag} {value}: {}", stderr(&o));
+        assert!(stderr(&o).contains(flag) && stderr(&o).contains(value), "{flag} {value}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"));
+    }
+    assert_eq!(dir.files(), vec!["X.npy", "Y.npy"]);
+}
+
+#[test]
+fn unwritable_outputs_exit_2_before_reading_or_solving() {
+    let dir = TempDir::new("unwritable2");
+    problem(&dir, C64, C64);
+    let under_file = dir.path("X.npy/W.npy");
+    refused(&dir, "--out under a regular file", &["solve", "--x", s(&dir.path("X.npy")), "--y", s(&dir.path("Y.npy")), "--out", s(&under_file)], &["--out", "is a file, not a folder"]);
+    refused(
+        &dir,
+        "--report under a regular file",
+        &["solve", "--x", s(&dir.path("X.npy")), "--y", s(&dir.path("Y.npy")), "--out", s(&dir.path("W.npy")), "--report", s(&dir.path("Y.npy/r.json"))],
+        &["--report", "Y.npy/r.json"],
+    );
+    refused(&dir, "--out is a folder", &["solve", "--x", s(&dir.path("X.npy")), "--y", s(&dir.path("Y.npy")), "--out", s(&dir.0)], &["--out", "is a folder"]);
+    refused(
+        &dir,
+        "--report same as --out",
+        &["solve", "--x", s(&dir.path("X.npy")), "--y", s(&dir.path("Y.npy")), "--out", s(&dir.path("W.npy")), "--report", s(&dir.path("W.npy"))],
+        &["--report", "--out", "same file"],
+    );
+    // The outputs are checked before the inputs are read: a bad X is not even opened.
+    refused(&dir, "bad --out and bad --x", &["solve", "--x", s(&dir.path("nope.npy")), "--y", s(&dir.path("Y.npy")), "--out", "/etc/passwd/W.npy"], &["--out", "/etc/passwd"]);
+    // An existing output is replaced only on success: a failed run leaves the old file as it was.
+    std::fs::write(dir.path("W.npy"), b"old").unwrap();
+    refused(
+        &dir,
+        "old W survives a failed run",
+        &["solve", "--x", s(&dir.path("X.npy")), "--y", s(&dir.path("Y.npy")), "--out", s(&dir.path("W.npy")), "--precond", "bogus"],
+        &["--precond"],
+    );
+    assert_eq!(std::fs::read(dir.path("W.npy")).unwrap(), b"old");
+}
+
+#[test]
+fn bad_backend_environment_variables_exit_2_naming_them() {
+    let dir = TempDir::new("envvars");
+    problem(&dir, C64, C64);
+    let cases = [("DSPGD_BACKEND", "bogus", "auto", "unknown backend 'bogus'"), ("DSPGD_SIMD", "v9", "simd", "unknown SIMD level 'v9'")];
+    // DSPGD_SIMD is read by the SIMD backend only.
+    for (var, value, backend, needle) in cases.into_iter().filter(|c| c.0 != "DSPGD_SIMD" || cfg!(feature = "simd")) {
+        let o = Command::new(BIN).args(solve_args(&dir, "X.npy", "Y.npy", &["--backend", backend])).env(var, value).output().unwrap();
+        let e = stderr(&o);
+        assert_eq!(code(&o), 2, "{var}={value}: {e}");
+        assert!(e.starts_with("error: ") && e.trim_end().lines().count() == 1, "{var}={value}: {e}");
+        assert!(e.contains(var) && e.contains(needle), "{var}={value}: {e}");
+        assert_eq!(dir.files(), vec!["X.npy", "Y.npy"], "{var}={value}: no output");
+    }
+}

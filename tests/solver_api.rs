@@ -237,3 +237,65 @@ fn solver_types_are_send_and_sync() {
     send_sync::<Precond>();
     send_sync::<Error>();
 }
+
+/// W of one solve as bit patterns (f32 widened to u64), for bitwise comparisons.
+#[derive(Debug, PartialEq, Eq)]
+struct Bits(Vec<u64>);
+
+fn bits64(m: &Mat<f64>) -> Bits {
+    Bits(m.as_slice().iter().map(|v| v.to_bits()).collect())
+}
+
+fn bits32(m: &Mat<f32>) -> Bits {
+    Bits(m.as_slice().iter().map(|v| u64::from(v.to_bits())).collect())
+}
+
+/// 8 solves running at once on 8 threads (various K, both paths, f32 and
+/// f64, every compiled backend, 1 thread each) give bitwise the W they give
+/// when run one by one: no shared mutable state between solves (caches,
+/// thread pools, the cached SIMD level, the OpenBLAS thread count).
+#[test]
+fn eight_concurrent_solves_match_the_sequential_ones_bitwise() {
+    let (x64, y64) = problem();
+    let (x32, y32) = dspgd::synthetic::gaussian_problem::<f32>(40, 160, 3, 1);
+    let backends = dspgd::compiled_backends();
+    let specs: [(&str, PathChoice, bool); 8] = [
+        ("gd", PathChoice::Primal, false),
+        ("gd", PathChoice::Gram, true),
+        ("spectral:1e-2", PathChoice::Gram, false),
+        ("spectral:1e-2", PathChoice::Primal, true),
+        ("adam:1e-2", PathChoice::Primal, false),
+        ("sign", PathChoice::Primal, true),
+        ("ngd:1e-3", PathChoice::Gram, false),
+        ("clip:1", PathChoice::Primal, true),
+    ];
+    let run = |i: usize| -> Bits {
+        let (k, path, f32) = specs[i];
+        let backend: BackendChoice = backends[i % backends.len()].parse().unwrap();
+        let o = Options { backend, threads: 1, path, max_iters: 150, tol: Some(1e-300), ..opts(k, "squared", "default") };
+        if f32 {
+            bits32(&solve(x32.as_ref(), y32.as_ref(), None, &o).unwrap().w)
+        } else {
+            bits64(&solve(x64.as_ref(), y64.as_ref(), None, &o).unwrap().w)
+        }
+    };
+    let sequential: Vec<Bits> = (0..8).map(run).collect();
+    for round in 0..2 {
+        let barrier = std::sync::Barrier::new(8);
+        let concurrent: Vec<Bits> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|i| {
+                    let (barrier, run) = (&barrier, &run);
+                    s.spawn(move || {
+                        barrier.wait();
+                        run(i)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("a concurrent solve panicked")).collect()
+        });
+        for (i, (a, b)) in sequential.iter().zip(&concurrent).enumerate() {
+            assert!(a == b, "round {round}: solve {i} ({:?}, backend {}) differs when run concurrently", specs[i], backends[i % backends.len()]);
+        }
+    }
+}

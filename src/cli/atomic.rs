@@ -42,6 +42,9 @@ pub fn check_writable(path: &Path) -> Result<(), String> {
         return Err(format!("'{}' is a folder; give a file name", path.display()));
     }
     let folder = folder_of(path);
+    if folder.exists() && !folder.is_dir() {
+        return Err(format!("cannot write '{}': '{}' is a file, not a folder", path.display(), folder.display()));
+    }
     if !folder.is_dir() {
         return Err(format!("cannot write '{}': the folder '{}' does not exist", path.display(), folder.display()));
     }

@@ -108,8 +108,26 @@ impl fmt::Display for NpyError {
 
 impl std::error::Error for NpyError {}
 
+/// An error about `path`. The message is made one printable line: it can
+/// quote header text, which a corrupt file may fill with newlines and other
+/// control characters (found by tests/fuzz.rs); those are shown escaped.
 fn err(path: &Path, msg: impl Into<String>) -> NpyError {
-    NpyError { path: path.to_path_buf(), msg: msg.into() }
+    let msg: String = msg.into();
+    let msg = if msg.contains(char::is_control) {
+        msg.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+    } else {
+        msg
+    };
+    NpyError { path: path.to_path_buf(), msg }
+}
+
+/// At most `max` characters of `s` (header text quoted in a message: a
+/// header can be up to 1 MiB long, a message should stay one short line).
+fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
 }
 
 /// Byte order of the data on disk.
@@ -139,8 +157,28 @@ pub fn read(path: &Path) -> Result<Array, NpyError> {
     if meta.is_dir() {
         return Err(err(path, "is a directory, not a .npy file"));
     }
-    let file_len = meta.len();
-    let mut r = BufReader::new(file);
+    read_from(BufReader::new(file), meta.len(), path)
+}
+
+/// Parses the bytes of a whole `.npy` file, exactly as [`read`] reads a
+/// file; `name` is only used in error messages. This is the entry point of
+/// the fuzz harness (`tests/fuzz.rs`).
+///
+/// # Errors
+/// As [`read`]: a malformed or unsupported header, or a data size that
+/// does not match the header.
+#[cfg_attr(not(test), allow(dead_code))] // used by the unit tests and tests/fuzz.rs
+pub fn parse(bytes: &[u8], name: &Path) -> Result<Array, NpyError> {
+    read_from(bytes, bytes.len() as u64, name)
+}
+
+/// The reader proper, over `r` which holds exactly `len` bytes.
+///
+/// Memory: everything it allocates is bounded by a small multiple of `len`
+/// (the header is read incrementally, the data size is checked against
+/// `len` before the data vector is allocated), so a hostile header cannot
+/// make it allocate more than the input justifies.
+fn read_from(mut r: impl Read, len: u64, path: &Path) -> Result<Array, NpyError> {
     let (header, data_offset) = read_header(&mut r, path)?;
     let count = header
         .shape
@@ -151,7 +189,7 @@ pub fn read(path: &Path) -> Result<Array, NpyError> {
         .checked_mul(header.dtype.size())
         .and_then(|b| u64::try_from(b).ok())
         .ok_or_else(|| err(path, format!("the shape {} in the header is too large", shape_str(&header.shape))))?;
-    let available = file_len.saturating_sub(data_offset);
+    let available = len.saturating_sub(data_offset);
     if available < needed {
         return Err(err(
             path,
@@ -200,7 +238,8 @@ fn read_elems<T: Copy + Default, const N: usize>(
         Endian::Big => be,
     };
     let mut out = Vec::with_capacity(count);
-    let mut buf = vec![0u8; CHUNK * N];
+    // Never larger than the data itself: a 3-element file costs 24 bytes, not a whole chunk.
+    let mut buf = vec![0u8; count.min(CHUNK) * N];
     let mut left = count;
     while left > 0 {
         let m = left.min(CHUNK);
@@ -213,6 +252,12 @@ fn read_elems<T: Copy + Default, const N: usize>(
 }
 
 fn fortran_to_c<T: Copy>(v: &[T], rows: usize, cols: usize) -> Vec<T> {
+    // No elements, nothing to reorder. Without this, a header claiming shape
+    // (18446744073709551615, 0) in Fortran order made the loop below spin
+    // over 2^64 empty rows (a hang found by tests/fuzz.rs).
+    if v.is_empty() {
+        return Vec::new();
+    }
     let mut out = Vec::with_capacity(v.len());
     for i in 0..rows {
         out.extend((0..cols).map(|j| v[i + j * rows]));
@@ -241,14 +286,15 @@ fn read_header(r: &mut impl Read, path: &Path) -> Result<(Header, u64), NpyError
     if header_len > 1 << 20 {
         return Err(err(path, format!("corrupt header: it claims {header_len} bytes")));
     }
-    let mut hb = vec![0u8; header_len];
-    r.read_exact(&mut hb).map_err(|_| err(path, format!("truncated: the header should be {header_len} bytes long")))?;
-    let text = if utf8 {
-        String::from_utf8(hb).map_err(|_| err(path, "corrupt header: not valid UTF-8"))?
-    } else {
-        hb.iter().map(|&b| b as char).collect()
-    };
-    let header = parse_header(&text).map_err(|m| err(path, format!("{m} (header: {})", text.trim())))?;
+    // Read incrementally (not `vec![0; header_len]`): a short file claiming a
+    // 1 MiB header costs what it holds, not what it claims.
+    let mut hb = Vec::new();
+    r.by_ref().take(header_len as u64).read_to_end(&mut hb).map_err(|e| err(path, format!("cannot read the header: {e}")))?;
+    if hb.len() < header_len {
+        return Err(err(path, format!("truncated: the header should be {header_len} bytes long")));
+    }
+    let text = if utf8 { String::from_utf8(hb).map_err(|_| err(path, "corrupt header: not valid UTF-8"))? } else { hb.iter().map(|&b| b as char).collect() };
+    let header = parse_header(&text).map_err(|m| err(path, format!("{m} (header: {})", clip(text.trim(), 200))))?;
     Ok((header, (8 + len_bytes + header_len) as u64))
 }
 
@@ -336,7 +382,7 @@ fn parse_descr(descr: &str) -> Result<(DType, Endian), String> {
                 Some(b'M') | Some(b'm') => "datetime",
                 _ => "unknown",
             };
-            return Err(format!("unsupported dtype '{descr}' ({kind}): only float32 ('<f4', '>f4') and float64 ('<f8', '>f8') are supported"));
+            return Err(format!("unsupported dtype '{}' ({kind}): only float32 ('<f4', '>f4') and float64 ('<f8', '>f8') are supported", clip(descr, 40)));
         }
     };
     Ok((dtype, endian))
@@ -408,7 +454,7 @@ impl Parser<'_> {
                     if digits.is_empty() {
                         return Err(format!("corrupt header: expected a non-negative integer in 'shape' at byte {}", self.i));
                     }
-                    let v = digits.parse::<usize>().map_err(|_| format!("corrupt header: dimension {digits} is too large"))?;
+                    let v = digits.parse::<usize>().map_err(|_| format!("corrupt header: dimension {} is too large", clip(digits, 40)))?;
                     self.eat(b'L');
                     dims.push(v);
                     self.ws();
@@ -451,10 +497,10 @@ impl Parser<'_> {
 impl Value {
     fn show(&self) -> String {
         match self {
-            Value::Str(s) => format!("'{s}'"),
+            Value::Str(s) => format!("'{}'", clip(s, 40)),
             Value::Bool(b) => if *b { "True" } else { "False" }.into(),
             Value::Tuple(t) => shape_str(t),
-            Value::Other(o) => o.clone(),
+            Value::Other(o) => clip(o, 40),
         }
     }
 }
@@ -492,10 +538,22 @@ pub fn encode(array: &Array) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    fn tmp(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("dspgd-npy-unit-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join(name)
+    /// A fresh folder under the system temp dir, removed on drop (also
+    /// when the test fails: the panic unwinds through the drop).
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(tag: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!("dspgd-npy-unit-{}-{tag}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            Self(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 
     /// A hand-made file: any version, descr, order, shape and raw data.
@@ -520,11 +578,7 @@ mod tests {
     }
 
     fn read_bytes(name: &str, bytes: &[u8]) -> Result<Array, NpyError> {
-        let p = tmp(name);
-        std::fs::write(&p, bytes).unwrap();
-        let r = read(&p);
-        let _ = std::fs::remove_file(&p);
-        r
+        parse(bytes, Path::new(name))
     }
 
     #[test]
@@ -560,15 +614,8 @@ mod tests {
         let le = |v: &[f64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
         let be = |v: &[f64]| v.iter().flat_map(|x| x.to_be_bytes()).collect::<Vec<u8>>();
         let want = Array { shape: vec![2, 3], data: Data::F64(c.clone()) };
-        for (i, (descr, fortran, data)) in [
-            ("<f8", false, le(&c)),
-            ("<f8", true, le(&f)),
-            (">f8", false, be(&c)),
-            (">f8", true, be(&f)),
-            ("=f8", false, le(&c)),
-        ]
-        .into_iter()
-        .enumerate()
+        for (i, (descr, fortran, data)) in
+            [("<f8", false, le(&c)), ("<f8", true, le(&f)), (">f8", false, be(&c)), (">f8", true, be(&f)), ("=f8", false, le(&c))].into_iter().enumerate()
         {
             if descr == "=f8" && cfg!(target_endian = "big") {
                 continue;
@@ -602,20 +649,28 @@ mod tests {
             ("magic.npy", b"PK\x03\x04 a zip file".to_vec(), "magic"),
             ("tiny.npy", b"\x93NUM".to_vec(), "preamble"),
             ("version.npy", raw(9, "<f8", false, "(2, 3)", &d8), "version"),
-            ("nodict.npy", {
-                let mut v = raw(1, "<f8", false, "(2, 3)", &d8);
-                v[10] = b'[';
-                v
-            }, "corrupt header"),
-            ("struct.npy", {
-                let h = "{'descr': [('a', '<f8'), ('b', '<f8')], 'fortran_order': False, 'shape': (3,), }\n";
-                let mut v = MAGIC.to_vec();
-                v.extend_from_slice(&[1, 0]);
-                v.extend_from_slice(&(h.len() as u16).to_le_bytes());
-                v.extend_from_slice(h.as_bytes());
-                v.extend_from_slice(&d8);
-                v
-            }, "unsupported dtype"),
+            (
+                "nodict.npy",
+                {
+                    let mut v = raw(1, "<f8", false, "(2, 3)", &d8);
+                    v[10] = b'[';
+                    v
+                },
+                "corrupt header",
+            ),
+            (
+                "struct.npy",
+                {
+                    let h = "{'descr': [('a', '<f8'), ('b', '<f8')], 'fortran_order': False, 'shape': (3,), }\n";
+                    let mut v = MAGIC.to_vec();
+                    v.extend_from_slice(&[1, 0]);
+                    v.extend_from_slice(&(h.len() as u16).to_le_bytes());
+                    v.extend_from_slice(h.as_bytes());
+                    v.extend_from_slice(&d8);
+                    v
+                },
+                "unsupported dtype",
+            ),
             ("cut_header.npy", raw(1, "<f8", false, "(2, 3)", &[])[..30].to_vec(), "truncated"),
         ];
         for (name, bytes, needle) in cases {
@@ -624,7 +679,33 @@ mod tests {
             assert!(msg.contains(name), "{msg}");
             assert!(msg.contains(needle), "{name}: '{msg}' should mention '{needle}'");
         }
-        let missing = read(&tmp("does-not-exist.npy")).unwrap_err().to_string();
+    }
+
+    #[test]
+    fn empty_arrays_of_any_claimed_size_are_instant() {
+        // Fortran order and a huge zero-element shape once hung the reader.
+        for (shape, want) in [("(18446744073709551615, 0)", vec![usize::MAX, 0]), ("(0, 18446744073709551615)", vec![0, usize::MAX])] {
+            for fortran in [true, false] {
+                let a = read_bytes("empty.npy", &raw(1, "<f8", fortran, shape, &[])).unwrap();
+                assert_eq!((a.shape.clone(), a.data), (want.clone(), Data::F64(vec![])), "{shape} fortran={fortran}");
+            }
+        }
+    }
+
+    #[test]
+    fn read_from_a_file_matches_parse_and_names_the_file() {
+        let dir = TempDir::new("files");
+        let a = Array { shape: vec![3, 2], data: Data::F32(vec![1.0, -2.0, 3.5, 0.0, -0.0, 7.0]) };
+        let bytes = encode(&a);
+        let p = dir.0.join("a.npy");
+        std::fs::write(&p, &bytes).unwrap();
+        assert_eq!(read(&p).unwrap(), parse(&bytes, &p).unwrap());
+        let cut = dir.0.join("cut.npy");
+        std::fs::write(&cut, &bytes[..bytes.len() - 3]).unwrap();
+        assert_eq!(read(&cut).unwrap_err().to_string(), parse(&bytes[..bytes.len() - 3], &cut).unwrap_err().to_string());
+        let missing = read(&dir.0.join("does-not-exist.npy")).unwrap_err().to_string();
         assert!(missing.contains("does-not-exist.npy") && missing.contains("cannot open"), "{missing}");
+        let folder = read(&dir.0).unwrap_err().to_string();
+        assert!(folder.contains("is a directory"), "{folder}");
     }
 }

@@ -73,6 +73,7 @@ fn lib_error(e: &Error, inputs: &Inputs) -> Fail {
             Fail::usage(format!("{}: non-finite entry {value} at row {row}, column {col}{note}", file(arg)))
         }
         Error::InvalidOption { arg, msg } => Fail::usage(format!("--{}: {msg}", arg.replace('_', "-"))),
+        Error::Overflow { arg, msg } => Fail::usage(format!("{}: {msg}", file(arg))),
         Error::Spec(s) => Fail::usage(s.to_string()),
         Error::BackendUnavailable { .. } => Fail::usage(format!("--backend: {e}")),
         other => Fail::other(other.to_string()),

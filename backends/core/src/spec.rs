@@ -14,8 +14,19 @@ pub struct SpecError {
 }
 
 impl fmt::Display for SpecError {
+    /// One printable line whatever the input: control characters in the
+    /// spec (a newline pasted into an argument, found by tests/fuzz.rs) are
+    /// shown escaped, e.g. `\n`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid {} '{}': {}", self.what, self.spec, self.reason)
+        let text = format!("invalid {} '{}': {}", self.what, self.spec, self.reason);
+        for c in text.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                fmt::Write::write_char(f, c)?;
+            }
+        }
+        Ok(())
     }
 }
 
