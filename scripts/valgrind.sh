@@ -23,8 +23,11 @@ tests=("$@")
 export DSPGD_SIMD=v3
 status=0
 for t in "${tests[@]}"; do
-    # The path of the test binary, from cargo's JSON messages (builds it if needed).
-    bin=$(cargo test -p dspgd-simd --locked --test "$t" --no-run --message-format=json 2>/dev/null |
+    # The path of the test binary, from cargo's JSON messages (builds it if
+    # needed). The whole workspace, as `cargo test --workspace` builds it:
+    # `-p dspgd-simd` alone could resolve other dependency features and rebuild.
+    bin=$(cargo test --workspace --locked --no-run --message-format=json 2>/dev/null |
+        grep '"package_id":"[^"]*backends/simd#' | grep "\"name\":\"$t\"" |
         sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
     [ -n "$bin" ] || { echo "cannot build the test binary '$t'" >&2; exit 2; }
     echo "== valgrind memcheck: $t (DSPGD_SIMD=$DSPGD_SIMD)"
