@@ -15,7 +15,9 @@
 //! Without shape arguments it measures the benchmark protocol's S2
 //! (200, 2000, 10), S3 (1000, 10000, 10) and S4 (2000, 50000, 1), f64,
 //! one thread per rank. Rank 0 prints one line per shape: medians in
-//! milliseconds, and the speedup the model predicts for P = 2, 4, 8, 16.
+//! milliseconds (T_ar(1): an allreduce of one number, the latency), the
+//! iterations per second of the real solve at P = 1 and at this P, and the
+//! speedup the model predicts for P = 2, 4, 8, 16 (see the README).
 
 use dspgd::distributed::{solve_distributed, Collective, MpiCollective};
 use dspgd::kernels::{ResidualUpdate, Step};
@@ -51,8 +53,8 @@ fn main() {
     if rank == 0 {
         println!("ranks {p}; medians in ms; T_sweep = one sweep over this rank's n/P rows; T_upd = ∇K and W update (d·k); T_ar = allreduce of d·k+2 f64");
         println!(
-            "{:>6} {:>6} {:>3} | {:>9} {:>9} {:>9} {:>9} | {:>10} {:>10} | model S(2) S(4) S(8) S(16)",
-            "n", "d", "k", "T_sweep1", "T_sweep", "T_upd", "T_ar", "it/s P=1", "it/s P"
+            "{:>6} {:>6} {:>3} | {:>9} {:>9} {:>9} {:>9} {:>9} | {:>10} {:>10} | model S(2) S(4) S(8) S(16)",
+            "n", "d", "k", "T_sweep1", "T_sweep", "T_upd", "T_ar", "T_ar(1)", "it/s P=1", "it/s P"
         );
     }
     for (n, d, k) in shapes {
@@ -76,34 +78,37 @@ fn main() {
         });
         let (mut w, mut pp) = (Mat::zeros(d, k), Mat::zeros(d, k));
         let t_upd = time(reps, || b.precond_update(g.as_ref(), Step::Scale(1.0), 1e-9, w.as_mut(), pp.as_mut()));
-        // The allreduce of one iteration: d·k + 2 numbers (every rank times its own calls).
+        // The allreduce of one iteration: d·k + 2 numbers, and of one number (the latency).
         let mut buf = vec![1.0f64; d * k + 2];
+        let mut one = [1.0f64];
         let mut sync = [0.0];
         comm.allreduce_sum_f64(&mut sync);
         let t_ar = time(100, || comm.allreduce_sum_f64(&mut buf));
+        let t_lat = time(200, || comm.allreduce_sum_f64(&mut one));
         // The real thing: 40 iterations of a constant step, no early stop.
         let opts = Options { lr: "1e-9".parse().unwrap(), max_iters: 40, tol: Some(1e-300), path: PathChoice::Primal, ..Options::default() };
         let ips = solve_distributed(&comm, xs, ys, None, &opts).expect("solve").solution.iters_per_sec;
         let single = if rank == 0 { dspgd::solve(x.as_ref(), y.as_ref(), None, &opts).expect("solve").iters_per_sec } else { 0.0 };
         // Rank 0 reports the slowest rank's times (the iteration waits for it).
-        let mut mx = vec![0.0; 4 * p];
-        mx[4 * rank..4 * rank + 4].copy_from_slice(&[t_sweep, t_upd, t_ar, t_sweep1]);
+        let mut mx = vec![0.0; 5 * p];
+        mx[5 * rank..5 * rank + 5].copy_from_slice(&[t_sweep, t_upd, t_ar, t_sweep1, t_lat]);
         comm.allreduce_sum_f64(&mut mx);
         if rank == 0 {
-            let worst = |i: usize| (0..p).map(|r| mx[4 * r + i]).fold(0.0f64, f64::max);
-            let (ts, tu, ta, t1) = (worst(0), worst(1), worst(2), worst(3));
-            // Model: T(P) = T_sweep(n)/P + T_upd + T_ar(P), T_ar(P) ≈ T_ar(2)·(1 + log2(P/2)/2)
-            // (tree/ring allreduce: latency grows with log P, bandwidth term ~2(P−1)/P).
-            let model = |q: f64| {
-                let ar = ta * (1.0 + (q / 2.0).log2() / 2.0);
-                (t1 + tu) / (t1 / q + tu + ar)
-            };
+            let worst = |i: usize| (0..p).map(|r| mx[5 * r + i]).fold(0.0f64, f64::max);
+            let (ts, tu, ta, t1, tl) = (worst(0), worst(1), worst(2), worst(3), worst(4));
+            // Model: T(P) = T_sweep(n)/P + T_upd + T_ar(P) with the reduce-scatter + allgather
+            // allreduce: T_ar(P) = 2·log2(P)·α + 2·(P−1)/P·m/B; at P = 2 a 1-number allreduce
+            // gives α = T_lat/2 and the d·k+2 one m/B = T_ar − 2α.
+            let alpha = tl / 2.0;
+            let mb = (ta - 2.0 * alpha).max(0.0);
+            let model = |q: f64| (t1 + tu) / (t1 / q + tu + 2.0 * q.log2() * alpha + 2.0 * (q - 1.0) / q * mb);
             println!(
-                "{n:>6} {d:>6} {k:>3} | {:>9.3} {:>9.3} {:>9.3} {:>9.3} | {:>10.1} {:>10.1} | {:.2} {:.2} {:.2} {:.2}",
+                "{n:>6} {d:>6} {k:>3} | {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.4} | {:>10.1} {:>10.1} | {:.2} {:.2} {:.2} {:.2}",
                 t1 * 1e3,
                 ts * 1e3,
                 tu * 1e3,
                 ta * 1e3,
+                tl * 1e3,
                 single,
                 ips,
                 model(2.0),
