@@ -75,6 +75,7 @@
 //! | `cli` | yes | the `dspgd` program, see `dspgd --help` (clap, serde_json, anyhow, plotters for SVG plots, indicatif for progress bars); the library does not use it |
 //! | `ndarray` | no | `interop::ndarray`: `ArrayView2`/`Array2` from and to dspgd matrices |
 //! | `nalgebra` | no | `interop::nalgebra`: `DMatrix`/`DMatrixView` from and to dspgd matrices |
+//! | `mpi` | no | `distributed::MpiCollective`: row-sharded solves over MPI ([`distributed`]; rsmpi on the system's Open MPI, e.g. `apt-get install libopenmpi-dev openmpi-bin libclang-dev`) and `dspgd solve --shard rows` under `mpirun`; without it nothing of MPI is compiled |
 //!
 //! Without `faer`, the `reference` backend (plain loops) runs everything.
 #![warn(missing_docs)]
@@ -93,6 +94,7 @@ mod rescale;
 mod result;
 mod solve;
 mod step;
+pub mod distributed;
 pub mod interop;
 pub mod synthetic;
 

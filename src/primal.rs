@@ -10,6 +10,7 @@
 //! η, so it runs two passes: Q = X·P (gemm), then the sweep with the known Q.
 
 use crate::backend_choice::Float;
+use crate::distributed::Reducer;
 use crate::path_state::{symmetrize, PathState};
 use crate::step::StepChooser;
 use dspgd_backend::sym_eig::EigWorkspace;
@@ -33,6 +34,11 @@ pub(crate) struct Primal<'a, T: Float> {
     phi64: Vec<f64>,
     phi: Mat<T>,
     eig: EigWorkspace,
+    /// Row-sharded solves: sums G and the sweep statistics over the ranks
+    /// after every sweep (one allreduce of d·k + 2 elements). `None`: one process.
+    comm: Option<&'a Reducer<'a>>,
+    /// The reduction buffer [G, loss, ‖R‖², (the observers' vote)] (empty without `comm`).
+    red: Vec<T>,
 }
 
 impl<'a, T: Float> Primal<'a, T> {
@@ -44,6 +50,22 @@ impl<'a, T: Float> Primal<'a, T> {
         precond: &'a Precond,
         loss: &'a Loss,
         line_search: bool,
+    ) -> Self {
+        Self::new_in(b, x, y, w0, precond, loss, line_search, None)
+    }
+
+    /// [`Primal::new`] for one shard of a row-sharded problem: X and Y hold
+    /// this rank's rows, and `comm` sums G and the statistics over the ranks.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new_in(
+        b: &'a dyn Backend<T>,
+        x: MatRef<'a, T>,
+        y: MatRef<'a, T>,
+        w0: Option<MatRef<'_, T>>,
+        precond: &'a Precond,
+        loss: &'a Loss,
+        line_search: bool,
+        comm: Option<&'a Reducer<'a>>,
     ) -> Self {
         let (n, d) = x.shape();
         let k = y.ncols();
@@ -66,9 +88,32 @@ impl<'a, T: Float> Primal<'a, T> {
             phi64: vec![0.0; k * k],
             phi: Mat::zeros(k, k),
             eig: EigWorkspace::new(k),
+            comm,
+            red: comm.map_or(vec![], |c| vec![T::ZERO; d * k + 2 + usize::from(c.carry_vote)]),
         };
         s.recompute();
         s
+    }
+
+    /// After a sweep: the local G and statistics become the sums over all
+    /// ranks, and the observers' votes travel along (nothing to do in one process).
+    fn reduce(&mut self) {
+        let Some(c) = self.comm else { return };
+        let g = self.g.as_mut_slice();
+        let dk = g.len();
+        self.red[..dk].copy_from_slice(g);
+        self.red[dk] = T::from_f64(self.stats.loss);
+        self.red[dk + 1] = T::from_f64(self.stats.r_norm2);
+        if c.carry_vote {
+            self.red[dk + 2] = T::from_f64(c.vote.take());
+        }
+        c.sum(&mut self.red);
+        g.copy_from_slice(&self.red[..dk]);
+        self.stats.loss = self.red[dk].to_f64();
+        self.stats.r_norm2 = self.red[dk + 1].to_f64();
+        if c.carry_vote {
+            c.agreed.set(self.red[dk + 2].to_f64());
+        }
     }
 
     fn flush(&mut self) {
@@ -129,7 +174,7 @@ impl<T: Float> PathState<T> for Primal<'_, T> {
         let b = self.b;
         let eta = if chooser.line_search {
             b.gemm(self.q.as_mut(), T::ZERO, self.x, self.p.as_ref(), T::ONE);
-            chooser.line_search(b, self.r.as_ref(), self.q.as_ref(), self.d.as_ref(), self.loss, self.stats.loss)
+            chooser.line_search_in(b, self.r.as_ref(), self.q.as_ref(), self.d.as_ref(), self.loss, self.stats.loss, self.comm)
         } else {
             chooser.scheduled(t)
         };
@@ -143,6 +188,7 @@ impl<T: Float> PathState<T> for Primal<'_, T> {
             ResidualUpdate::FromStep { p: self.p.as_ref(), eta: e }
         };
         self.stats = b.sweep(self.x, update, self.r.as_mut(), self.loss, self.d.as_mut(), self.g.as_mut());
+        self.reduce();
         self.eta_prev = e;
         Some((eta, gn2.sqrt()))
     }
@@ -152,6 +198,10 @@ impl<T: Float> PathState<T> for Primal<'_, T> {
         self.r.as_mut().copy_from(self.y);
         self.b.gemm(self.r.as_mut(), -T::ONE, self.x, self.w.as_ref(), T::ONE);
         self.stats = self.b.sweep(self.x, ResidualUpdate::Keep, self.r.as_mut(), self.loss, self.d.as_mut(), self.g.as_mut());
+        if let Some(c) = self.comm {
+            c.recomputes.set(c.recomputes.get() + 1);
+        }
+        self.reduce();
     }
 
     fn last_finite(&self) -> Mat<T> {

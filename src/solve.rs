@@ -192,7 +192,7 @@ fn tune<T: Float>(
     Ok((T::named_backend(chosen, threads)?, trials))
 }
 
-fn rel(num: f64, den: f64) -> f64 {
+pub(crate) fn rel(num: f64, den: f64) -> f64 {
     if den > 0.0 {
         num / den
     } else {
@@ -226,9 +226,9 @@ fn has_custom_phi(p: &Precond, k: usize) -> bool {
     p.phi(&gtg, k, f64::EPSILON, &mut dspgd_backend::sym_eig::EigWorkspace::new(k), &mut out)
 }
 
-type DriveOut<T> = (Mat<T>, usize, StopReason, Vec<HistoryEntry>, f64);
+pub(crate) type DriveOut<T> = (Mat<T>, usize, StopReason, Vec<HistoryEntry>, f64);
 
-fn drive<T: Float>(
+pub(crate) fn drive<T: Float>(
     mut state: Box<dyn PathState<T> + '_>,
     chooser: &mut StepChooser,
     opts: &Options,

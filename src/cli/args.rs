@@ -130,6 +130,18 @@ pub struct SolveArgs {
     /// On divergence, write the last finite iterate to --out anyway.
     #[arg(long)]
     pub keep_last: bool,
+    /// Row-sharded solve under `mpirun -np P` (a build with `--features mpi`):
+    /// each rank reads only its block of rows of X and Y, one allreduce per
+    /// iteration sums the gradient, rank 0 writes W and the report (the primal path).
+    #[arg(long, value_enum, value_name = "rows")]
+    pub shard: Option<ShardArg>,
+}
+
+/// How `--shard` splits the problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShardArg {
+    /// Contiguous blocks of rows of X and Y, one per MPI rank (as equal as possible).
+    Rows,
 }
 
 /// `dspgd info`.

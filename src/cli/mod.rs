@@ -21,6 +21,7 @@ pub mod npy;
 pub mod plot;
 pub mod progress;
 pub mod report;
+pub mod shard;
 pub mod solve;
 
 use clap::Parser;

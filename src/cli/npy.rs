@@ -225,6 +225,101 @@ fn read_from(mut r: impl Read, len: u64, path: &Path) -> Result<Array, NpyError>
     Ok(array)
 }
 
+/// The shape and dtype of the array in `path`, from its header alone.
+///
+/// # Errors
+/// An unreadable file or a malformed or unsupported header; the message names the file.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))] // used by `--shard rows` (feature `mpi`)
+pub fn read_shape(path: &Path) -> Result<(Vec<usize>, DType), NpyError> {
+    let file = File::open(path).map_err(|e| err(path, format!("cannot open: {e}")))?;
+    let (header, _) = read_header(&mut BufReader::new(file), path)?;
+    Ok((header.shape, header.dtype))
+}
+
+/// Reads only the rows `rows` of a 1-D or 2-D `f4`/`f8` array from `path`
+/// (a 1-D array of length n counts as n rows of one element): the block a
+/// rank of a row-sharded solve needs. The header is checked as by [`read`];
+/// then the reader seeks to the block and reads nothing else: one
+/// contiguous range in C order, one range per column in Fortran order. The
+/// result is in C order, shape `(rows.len(), d)` (or `(rows.len(),)` for a
+/// 1-D array).
+///
+/// # Errors
+/// As [`read`], and a row range beyond the array's rows.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))] // used by `--shard rows` (feature `mpi`)
+pub fn read_rows(path: &Path, rows: std::ops::Range<usize>) -> Result<Array, NpyError> {
+    use std::io::{Seek, SeekFrom};
+    let file = File::open(path).map_err(|e| err(path, format!("cannot open: {e}")))?;
+    let meta = file.metadata().map_err(|e| err(path, format!("cannot read its metadata: {e}")))?;
+    if meta.is_dir() {
+        return Err(err(path, "is a directory, not a .npy file"));
+    }
+    let mut r = BufReader::new(file);
+    let (header, data_offset) = read_header(&mut r, path)?;
+    let size = header.dtype.size();
+    let (n, cols) = match header.shape[..] {
+        [n] => (n, 1),
+        [n, c] => (n, c),
+        _ => unreachable!("parse_header accepts 1-D and 2-D shapes only"),
+    };
+    let needed = n
+        .checked_mul(cols)
+        .and_then(|c| c.checked_mul(size))
+        .and_then(|b| u64::try_from(b).ok())
+        .ok_or_else(|| err(path, format!("the shape {} in the header is too large", shape_str(&header.shape))))?;
+    let available = meta.len().saturating_sub(data_offset);
+    if available != needed {
+        return Err(err(
+            path,
+            format!(
+                "{}: the header says shape {} of {} ({needed} bytes of data) but the file holds {available} bytes after the header",
+                if available < needed { "truncated or corrupt" } else { "corrupt" },
+                shape_str(&header.shape),
+                header.dtype.name()
+            ),
+        ));
+    }
+    if rows.start > rows.end || rows.end > n {
+        return Err(err(path, format!("rows {}..{} asked for, but the array has {n} rows (shape {})", rows.start, rows.end, shape_str(&header.shape))));
+    }
+    let m = rows.end - rows.start;
+    let mut file = r.into_inner();
+    let fortran = header.fortran_order && header.shape.len() == 2 && cols > 1;
+    // (offset in elements, count) of each contiguous range to read, in file order.
+    let ranges: Vec<(usize, usize)> = if fortran { (0..cols).map(|j| (j * n + rows.start, m)).collect() } else { vec![(rows.start * cols, m * cols)] };
+    fn block<T: Copy + Default, const N: usize>(
+        file: &mut File,
+        path: &Path,
+        data_offset: u64,
+        ranges: &[(usize, usize)],
+        endian: Endian,
+        le: fn([u8; N]) -> T,
+        be: fn([u8; N]) -> T,
+    ) -> Result<Vec<T>, NpyError> {
+        let mut out = Vec::with_capacity(ranges.iter().map(|r| r.1).sum());
+        for &(start, count) in ranges {
+            file.seek(SeekFrom::Start(data_offset + (start * N) as u64)).map_err(|e| err(path, format!("cannot seek in the data: {e}")))?;
+            out.extend(read_elems(&mut BufReader::new(&mut *file), path, count, endian, le, be)?);
+        }
+        Ok(out)
+    }
+    let data = match header.dtype {
+        DType::F32 => Data::F32(block(&mut file, path, data_offset, &ranges, header.endian, f32::from_le_bytes, f32::from_be_bytes)?),
+        DType::F64 => Data::F64(block(&mut file, path, data_offset, &ranges, header.endian, f64::from_le_bytes, f64::from_be_bytes)?),
+    };
+    let data = if fortran {
+        // The block was read column by column: m×cols in Fortran order.
+        match data {
+            Data::F32(v) => Data::F32(fortran_to_c(&v, m, cols)),
+            Data::F64(v) => Data::F64(fortran_to_c(&v, m, cols)),
+        }
+    } else {
+        data
+    };
+    let shape = if header.shape.len() == 1 { vec![m] } else { vec![m, cols] };
+    Ok(Array { shape, data })
+}
+
 fn read_elems<T: Copy + Default, const N: usize>(
     r: &mut impl Read,
     path: &Path,

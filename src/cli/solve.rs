@@ -50,16 +50,16 @@ pub fn options(a: &SolveArgs) -> Result<Options, Fail> {
 
 /// What the error messages say about the input files.
 #[derive(Debug, Default)]
-struct Inputs {
-    x: String,
-    y: String,
-    w0: String,
-    converted: Vec<&'static str>,
+pub(super) struct Inputs {
+    pub(super) x: String,
+    pub(super) y: String,
+    pub(super) w0: String,
+    pub(super) converted: Vec<&'static str>,
 }
 
 /// Maps a library error other than divergence to a one-line message and exit 2
 /// (exit 1 for kinds this build does not know).
-fn lib_error(e: &Error, inputs: &Inputs) -> Fail {
+pub(super) fn lib_error(e: &Error, inputs: &Inputs) -> Fail {
     let file = |arg: &str| match arg {
         "x" => format!("--x {}", inputs.x),
         "y" => format!("--y {}", inputs.y),
@@ -86,7 +86,7 @@ fn read_input(flag: &str, path: &Path) -> Result<Array, Fail> {
 }
 
 /// Moves or converts the elements of an array into a `Mat<T>` of the given shape.
-fn to_mat<T: Float>(a: Array, rows: usize, cols: usize) -> Mat<T> {
+pub(super) fn to_mat<T: Float>(a: Array, rows: usize, cols: usize) -> Mat<T> {
     let v: Vec<T> = match a.data {
         Data::F64(v) => match (Box::new(v) as Box<dyn Any>).downcast::<Vec<T>>() {
             Ok(same) => *same,
@@ -101,7 +101,7 @@ fn to_mat<T: Float>(a: Array, rows: usize, cols: usize) -> Mat<T> {
 }
 
 /// The elements of a `Mat<T>` as npy data, without a copy.
-fn into_data<T: Float>(w: Mat<T>) -> Data {
+pub(super) fn into_data<T: Float>(w: Mat<T>) -> Data {
     let v: Box<dyn Any> = Box::new(w.into_vec());
     match v.downcast::<Vec<f64>>() {
         Ok(v) => Data::F64(*v),
@@ -118,6 +118,9 @@ fn show(p: &Path) -> String {
 /// # Errors
 /// A [`Fail`] with exit code 2 for bad input or usage, 1 otherwise.
 pub fn run(a: &SolveArgs) -> Result<u8> {
+    if a.shard.is_some() {
+        return super::shard::run(a);
+    }
     let wall = Instant::now();
     super::interrupt::install();
     let opts = options(a)?;
