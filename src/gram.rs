@@ -44,7 +44,7 @@ impl<'a, T: Float> Gram<'a, T> {
         let k = y.ncols();
         let w0 = w0.map(|w| w.to_owned()).unwrap_or_else(|| Mat::zeros(d, k));
         let mut m = Mat::zeros(n, n);
-        b.gemm(m.as_mut(), T::ZERO, x, x.transpose(), T::ONE);
+        b.syrk(m.as_mut(), x);
         let mut r0 = y.to_owned();
         b.gemm(r0.as_mut(), -T::ONE, x, w0.as_ref(), T::ONE);
         let mut s = Self {

@@ -62,6 +62,14 @@ pub trait Backend<T: Scalar>: Send + Sync {
     /// C is overwritten (its old contents, even NaN, are ignored).
     fn gemm(&self, c: MatMut<'_, T>, beta: T, a: MatRef<'_, T>, b: MatRef<'_, T>, alpha: T);
 
+    /// C ← A·Aᵀ (A: m×l, C: m×m, overwritten, both triangles written): the
+    /// symmetric rank-l product of the Gram path's M = XXᵀ. A backend should
+    /// form one triangle (half the flops of [`gemm`](Self::gemm)) and mirror
+    /// it, so C is exactly symmetric; this default calls `gemm`.
+    fn syrk(&self, c: MatMut<'_, T>, a: MatRef<'_, T>) {
+        self.gemm(c, T::ZERO, a, a.transpose(), T::ONE);
+    }
+
     /// One pass over X (n×d): apply `update` to R (n×k), then D = ∇ℓ(R)
     /// (n×k, overwritten) and G = XᵀD (d×k, overwritten). Returns the loss
     /// and ‖R‖² of the updated residual.

@@ -118,6 +118,16 @@ impl<T: Scalar> Kit<'_, T> {
             Err(format!("{}: {} differs from reference by {e:.3e} relative (tolerance {:.0e})", what(), self.b.name(), self.tol))
         }
     }
+    /// |got − want| relative to `scale`, a bound on the size of the terms.
+    fn cmp_on_scale(&mut self, what: impl Fn() -> String, got: f64, want: f64, scale: f64) -> Result<(), String> {
+        self.checks += 1;
+        let e = if got == want { 0.0 } else { (got - want).abs() / scale.max(f64::MIN_POSITIVE) };
+        if e <= self.tol {
+            Ok(())
+        } else {
+            Err(format!("{}: {} gives {got:e}, reference {want:e} ({e:.3e} relative to {scale:e})", what(), self.b.name()))
+        }
+    }
     fn cmp_scalar(&mut self, what: impl Fn() -> String, got: f64, want: f64) -> Result<(), String> {
         self.checks += 1;
         let e = rel_scalar(got, want);
@@ -153,6 +163,7 @@ pub fn check<T: Scalar>(backend: &dyn Backend<T>, tol: f64) -> Result<usize, Str
     let mut kit = Kit { b: backend, tol, checks: 0 };
     let mut rng = Rng::new(0xD5_96D);
     check_gemm(&mut kit, &mut rng)?;
+    check_syrk(&mut kit, &mut rng)?;
     check_sweep(&mut kit, &mut rng)?;
     check_elementwise(&mut kit, &mut rng)?;
     Ok(kit.checks)
@@ -183,6 +194,27 @@ fn check_gemm<T: Scalar>(kit: &mut Kit<'_, T>, rng: &mut Rng) -> Result<(), Stri
                 let mut got = Stored::new(init.as_ref(), lc);
                 kit.b.gemm(got.view_mut(), beta, a.view(), b.view(), alpha);
                 kit.cmp(|| format!("gemm {m}x{l} * {l}x{n}, layouts {la:?}/{lb:?}/{lc:?}, beta {beta}"), got.view(), want.as_ref())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_syrk<T: Scalar>(kit: &mut Kit<'_, T>, rng: &mut Rng) -> Result<(), String> {
+    for (i, &m) in SIZES.iter().enumerate() {
+        let l = SIZES[(i + 5) % SIZES.len()];
+        for (v, &la) in LAYOUTS.iter().enumerate() {
+            let lc = LAYOUTS[(v + i + 1) % 4];
+            let a = Stored::new(scaled::<T>(rng, m, l, 1.0).as_ref(), la);
+            let mut want = Mat::zeros(m, m);
+            Reference.syrk(want.as_mut(), a.view());
+            // C's old contents are ignored: start from NaN.
+            let mut got = Stored::new(Mat::from_fn(m, m, |_, _| T::from_f64(f64::NAN)).as_ref(), lc);
+            kit.b.syrk(got.view_mut(), a.view());
+            kit.cmp(|| format!("syrk {m}x{l}, layouts {la:?}/{lc:?}"), got.view(), want.as_ref())?;
+            let c = got.view();
+            if (0..m).any(|r| (0..r).any(|s| c.at(r, s) != c.at(s, r))) {
+                return Err(format!("syrk {m}x{l}, layouts {la:?}/{lc:?}: C is not exactly symmetric"));
             }
         }
     }
@@ -271,7 +303,10 @@ fn check_elementwise<T: Scalar>(kit: &mut Kit<'_, T>, rng: &mut Rng) -> Result<(
         let gw = Mat::from_row_major_vec(gtg_w.iter().map(|&v| T::from_f64(v)).collect(), k, k).expect("k×k");
         let gg = Mat::from_row_major_vec(gtg_g.iter().map(|&v| T::from_f64(v)).collect(), k, k).expect("k×k");
         kit.cmp(|| tag("grad_stats GᵀG"), gg.as_ref(), gw.as_ref())?;
-        kit.cmp_scalar(|| tag("dot"), kit.b.dot(g.view(), h.view()), reference.dot(g.view(), h.view()))?;
+        // A dot product's rounding error is bounded by γ·Σ|gᵢhᵢ| ≤ γ·‖G‖‖H‖
+        // (not by its possibly cancelled value): compare on that scale.
+        let scale = crate::norm_fro(g.view()) * crate::norm_fro(h.view());
+        kit.cmp_on_scale(|| tag("dot"), kit.b.dot(g.view(), h.view()), reference.dot(g.view(), h.view()), scale)?;
         let mut yw = w0.clone();
         reference.axpy(yw.as_mut(), T::from_f64(-0.7), g.view());
         let mut yg = Stored::new(w0.as_ref(), LAYOUTS[(idx + 3) % 4]);

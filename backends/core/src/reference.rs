@@ -100,6 +100,21 @@ impl<T: Scalar> Backend<T> for Reference {
         }
     }
 
+    fn syrk(&self, mut c: MatMut<'_, T>, a: MatRef<'_, T>) {
+        let m = a.nrows();
+        assert_shape("syrk C", c.shape(), (m, m));
+        for i in 0..m {
+            for j in 0..=i {
+                let mut acc = 0.0f64;
+                for l in 0..a.ncols() {
+                    acc += a.at(i, l).to_f64() * a.at(j, l).to_f64();
+                }
+                *c.at_mut(i, j) = T::from_f64(acc);
+                *c.at_mut(j, i) = T::from_f64(acc);
+            }
+        }
+    }
+
     fn sweep(
         &self,
         x: MatRef<'_, T>,

@@ -312,6 +312,17 @@ impl<'a, T: Copy> MatMut<'a, T> {
             }
         }
     }
+    /// Copies the strict lower triangle onto the upper one, so a square
+    /// matrix of which one triangle was computed (a `syrk`) is exactly
+    /// symmetric. Panics when the view is not square.
+    pub fn mirror_lower_to_upper(&mut self) {
+        assert_eq!(self.nrows, self.ncols, "mirror_lower_to_upper: {}x{} is not square", self.nrows, self.ncols);
+        for i in 0..self.nrows {
+            for j in 0..i {
+                *self.at_mut(j, i) = self.at(i, j);
+            }
+        }
+    }
     /// Copies `src` (same shape) into this view. Panics on a shape mismatch.
     pub fn copy_from(&mut self, src: MatRef<'_, T>) {
         assert_eq!(self.shape(), src.shape(), "copy_from: shape mismatch");

@@ -140,6 +140,11 @@ impl<T: FaerScalar> Backend<T> for FaerBackend {
         product::gemm(c, beta, a, b, alpha, self.par());
     }
 
+    fn syrk(&self, c: MatMut<'_, T>, a: MatRef<'_, T>) {
+        assert_shape("syrk C", c.shape(), (a.nrows(), a.nrows()));
+        product::syrk(c, a, self.par());
+    }
+
     fn sweep(
         &self,
         x: MatRef<'_, T>,

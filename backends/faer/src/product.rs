@@ -30,6 +30,20 @@ pub(crate) fn gemm<T: FaerScalar>(mut c: MatMut<'_, T>, beta: T, a: MatRef<'_, T
     T::matmul(cf, accum, faer_ref(a), faer_ref(b), alpha, par);
 }
 
+/// C ← A·Aᵀ: faer's triangular product forms the lower triangle (half the
+/// flops of a gemm), which is then mirrored so C is exactly symmetric.
+pub(crate) fn syrk<T: FaerScalar>(mut c: MatMut<'_, T>, a: MatRef<'_, T>, par: Par) {
+    if c.nrows() == 0 {
+        return;
+    }
+    if a.ncols() == 0 {
+        c.fill(T::ZERO);
+        return;
+    }
+    T::syrk_lower(faer_mut(&mut c), faer_ref(a), par);
+    c.mirror_lower_to_upper();
+}
+
 /// GᵀG (k×k, row-major, f64) into `out[..k·k]`, formed in `T` by faer and widened.
 pub(crate) fn gram<T: FaerScalar>(g: MatRef<'_, T>, out: &mut [f64], par: Par) {
     let (d, k) = g.shape();

@@ -33,6 +33,11 @@ pub trait FaerScalar: Scalar + sealed::Sealed {
         par: Par,
     );
 
+    /// The lower triangle (diagonal included) of `dst ← lhs·lhsᵀ`; the strict
+    /// upper triangle is not touched. Half the flops of `matmul`.
+    #[doc(hidden)]
+    fn syrk_lower(dst: faer::MatMut<'_, Self>, lhs: faer::MatRef<'_, Self>, par: Par);
+
     /// Runs `f` with a scratch slice of `len` elements (contents unspecified).
     ///
     /// The slice comes from a buffer kept per thread and per type and grown on
@@ -58,6 +63,22 @@ macro_rules! impl_faer_scalar {
                 par: Par,
             ) {
                 faer::linalg::matmul::matmul(dst, accum, lhs, rhs, alpha, par);
+            }
+
+            #[inline]
+            fn syrk_lower(dst: faer::MatMut<'_, Self>, lhs: faer::MatRef<'_, Self>, par: Par) {
+                use faer::linalg::matmul::triangular::{matmul, BlockStructure};
+                matmul(
+                    dst,
+                    BlockStructure::TriangularLower,
+                    Accum::Replace,
+                    lhs,
+                    BlockStructure::Rectangular,
+                    lhs.transpose(),
+                    BlockStructure::Rectangular,
+                    1.0,
+                    par,
+                );
             }
 
             fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R {

@@ -14,7 +14,7 @@
 //! DRAM sees X once.
 //!
 //! With several threads, the rows are cut into one contiguous chunk per
-//! thread (scoped threads; faer runs sequentially inside each); the first
+//! thread (tasks on rayon's pool; faer runs sequentially inside each); the first
 //! chunk accumulates into G itself, the others into scratch copies of G that
 //! are added at the end, in chunk order, so the result does not depend on
 //! scheduling. Scratch (the Q blocks and the partial G's) comes from a
@@ -134,10 +134,13 @@ impl<T: FaerScalar> LossVisitor<T> for Sweep<'_, T> {
             let mut qparts = qbufs.chunks_exact_mut(q_len.max(1));
             let mut stats = vec![SweepStats::default(); threads];
             let mut g = g;
-            std::thread::scope(|s| {
+            // rayon's pool, not threads spawned per sweep: its workers live
+            // on, so their scratch (ours and faer's packing buffers, per
+            // thread) is allocated once, not at every iteration.
+            rayon::in_place_scope(|s| {
                 let (mut x, mut r, mut d, mut update) = (x, r, d, update);
-                let mut handles = Vec::with_capacity(threads - 1);
-                let mut first: Option<Chunk<'_, T>> = None;
+                let mut slots = stats.iter_mut();
+                let mut first: Option<(Chunk<'_, T>, &mut SweepStats)> = None;
                 for c in 0..threads {
                     let len = chunk_rows.min(x.nrows());
                     let (xc, xrest) = x.split_at_row(len);
@@ -152,20 +155,18 @@ impl<T: FaerScalar> LossVisitor<T> for Sweep<'_, T> {
                     };
                     (x, r, d, update) = (xrest, rrest, drest, urest);
                     let qbuf = qparts.next().unwrap_or(&mut []);
+                    let slot = slots.next().expect("one slot per chunk");
                     if c == 0 {
-                        first = Some(Chunk { x: xc, update: uc, r: rc, d: dc, g: g.rb_mut(), qbuf, block });
+                        first = Some((Chunk { x: xc, update: uc, r: rc, d: dc, g: g.rb_mut(), qbuf, block }, slot));
                     } else {
                         let gbuf = &mut gparts.next().unwrap_or(&mut [])[..g_len];
                         let gc = faer::MatMut::from_row_major_slice_mut(gbuf, dd, kk);
                         let chunk = Chunk { x: xc, update: uc, r: rc, d: dc, g: gc, qbuf, block };
-                        handles.push(s.spawn(move || chunk.run(k)));
+                        s.spawn(move |_| *slot = chunk.run(k));
                     }
                 }
-                if let Some(chunk) = first {
-                    stats[0] = chunk.run(k);
-                }
-                for (c, h) in handles.into_iter().enumerate() {
-                    stats[c + 1] = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+                if let Some((chunk, slot)) = first {
+                    *slot = chunk.run(k);
                 }
             });
             if g_len > 0 {

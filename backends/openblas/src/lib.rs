@@ -214,6 +214,12 @@ impl<T: BlasScalar> Backend<T> for OpenBlasBackend {
         product::gemm(c, beta, a, b, alpha);
     }
 
+    fn syrk(&self, c: MatMut<'_, T>, a: MatRef<'_, T>) {
+        assert_shape("syrk C", c.shape(), (a.nrows(), a.nrows()));
+        self.pin_threads(self.workers);
+        product::syrk(c, a);
+    }
+
     fn sweep(
         &self,
         x: MatRef<'_, T>,

@@ -158,6 +158,64 @@ pub(crate) fn gemm<T: BlasScalar>(mut c: MatMut<'_, T>, beta: T, a: MatRef<'_, T
     });
 }
 
+/// C ← A·Aᵀ (A: m×l, C: m×m) by `?syrk`, which forms the lower triangle
+/// (half the flops of `?gemm`), mirrored after so C is exactly symmetric.
+/// Operands CBLAS cannot read in place go through a packed copy.
+pub(crate) fn syrk<T: BlasScalar>(mut c: MatMut<'_, T>, a: MatRef<'_, T>) {
+    let (m, l) = a.shape();
+    if m == 0 {
+        return;
+    }
+    if l == 0 {
+        c.fill(T::ZERO);
+        return;
+    }
+    let a_ok = blas_ok(a);
+    let c_ok = blas_ok(c.rb());
+    let la = if a_ok { 0 } else { m * l };
+    let lc = if c_ok { 0 } else { m * m };
+    T::with_scratch(la + lc, |buf| {
+        let (ba, bc) = buf.split_at_mut(la);
+        let a = if a_ok { a } else { pack(a, ba) };
+        if c_ok {
+            syrk_lower(c.rb_mut(), a);
+            c.mirror_lower_to_upper();
+        } else {
+            let mut t = MatMut::from_row_major(bc, m, m).expect("exact length");
+            syrk_lower(t.rb_mut(), a);
+            t.mirror_lower_to_upper();
+            c.copy_from(t.rb());
+        }
+    });
+}
+
+/// The lower triangle of C ← A·Aᵀ by one `?syrk` call; C and A readable in
+/// place (`blas_ok`), m, l ≥ 1.
+fn syrk_lower<T: BlasScalar>(mut c: MatMut<'_, T>, a: MatRef<'_, T>) {
+    let (m, l) = a.shape();
+    let (order, ldc) = layout_of(c.rb()).expect("checked by blas_ok");
+    // A in C's order is the N×K operand of `NoTrans`; A stored in the other
+    // order is Aᵀ (l×m) in C's order, read with `Trans`.
+    let (trans, lda) = trans_for(a, order);
+    let (m_, l_) = (dim(m), dim(l));
+    let ap = a.as_slice().as_ptr();
+    let cp = c.as_mut_slice().as_mut_ptr();
+    // SAFETY:
+    // - C (m×m) is read in `order` with `ldc` ≥ m; with `CblasLower` in that
+    //   order, CBLAS writes exactly the elements (i, j), i ≥ j, of the view;
+    // - A is read in `order` (NoTrans: m×l, lda ≥ its contiguous length) or
+    //   as the transpose of an l×m matrix stored in the other order (Trans),
+    //   as CBLAS requires for N = m, K = l; `ld_in` checked that each leading
+    //   dimension is the view's stride on every axis longer than 1, so every
+    //   element addressed lies inside the view's slice (checked at
+    //   construction);
+    // - C comes from an exclusive borrow, so it does not overlap A, and its
+    //   elements are pairwise distinct; m, l ≥ 1 and fit in `c_int` (`dim`).
+    unsafe {
+        T::cblas_syrk(order.cblas(), CBLAS_UPLO::CblasLower, trans, m_, l_, T::ONE, ap, lda, T::ZERO, cp, ldc);
+    }
+}
+
 /// Rows of G widened to f64 per `dsyrk` call on the f32 (or unreadable) path.
 const GRAM_BLOCK_ROWS: usize = 256;
 

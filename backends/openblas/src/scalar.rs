@@ -1,7 +1,7 @@
 //! [`BlasScalar`]: the element types CBLAS multiplies (`f32`, `f64`), with
 //! their `cblas_?gemm` / `cblas_?gemv` and a reusable scratch buffer.
 
-use cblas_sys::{CBLAS_LAYOUT, CBLAS_TRANSPOSE};
+use cblas_sys::{CBLAS_LAYOUT, CBLAS_TRANSPOSE, CBLAS_UPLO};
 use core::cell::RefCell;
 use core::ffi::c_int;
 use dspgd_backend::Scalar;
@@ -67,6 +67,28 @@ pub trait BlasScalar: Scalar + sealed::Sealed {
         incy: c_int,
     );
 
+    /// `cblas_?syrk`.
+    ///
+    /// # Safety
+    /// The CBLAS contract: valid dimensions and leading dimensions, `a` and
+    /// `c` pointing to matrices of those shapes, `c` writable and not
+    /// overlapping `a`.
+    #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn cblas_syrk(
+        layout: CBLAS_LAYOUT,
+        uplo: CBLAS_UPLO,
+        trans: CBLAS_TRANSPOSE,
+        n: c_int,
+        k: c_int,
+        alpha: Self,
+        a: *const Self,
+        lda: c_int,
+        beta: Self,
+        c: *mut Self,
+        ldc: c_int,
+    );
+
     /// The same slice seen as `f64` when `Self` is `f64`, `None` for `f32`.
     #[doc(hidden)]
     fn as_f64_slice(s: &[Self]) -> Option<&[f64]>;
@@ -80,7 +102,7 @@ pub trait BlasScalar: Scalar + sealed::Sealed {
 }
 
 macro_rules! impl_blas_scalar {
-    ($t:ty, $gemm:ident, $gemv:ident, $tls:ident, $as_f64:ident) => {
+    ($t:ty, $gemm:ident, $gemv:ident, $syrk:ident, $tls:ident, $as_f64:ident) => {
         thread_local! {
             static $tls: RefCell<Vec<$t>> = const { RefCell::new(Vec::new()) };
         }
@@ -128,6 +150,25 @@ macro_rules! impl_blas_scalar {
                 unsafe { cblas_sys::$gemv(layout, trans, m, n, alpha, a, lda, x, incx, beta, y, incy) }
             }
 
+            #[inline]
+            unsafe fn cblas_syrk(
+                layout: CBLAS_LAYOUT,
+                uplo: CBLAS_UPLO,
+                trans: CBLAS_TRANSPOSE,
+                n: c_int,
+                k: c_int,
+                alpha: Self,
+                a: *const Self,
+                lda: c_int,
+                beta: Self,
+                c: *mut Self,
+                ldc: c_int,
+            ) {
+                // SAFETY: forwarded unchanged; the caller upholds the CBLAS
+                // contract (this function's `# Safety`).
+                unsafe { cblas_sys::$syrk(layout, uplo, trans, n, k, alpha, a, lda, beta, c, ldc) }
+            }
+
             #[inline(always)]
             fn as_f64_slice(s: &[Self]) -> Option<&[f64]> {
                 $as_f64(s)
@@ -167,5 +208,5 @@ fn f64_as_f64(s: &[f64]) -> Option<&[f64]> {
     Some(s)
 }
 
-impl_blas_scalar!(f32, cblas_sgemm, cblas_sgemv, SCRATCH_F32, f32_as_f64);
-impl_blas_scalar!(f64, cblas_dgemm, cblas_dgemv, SCRATCH_F64, f64_as_f64);
+impl_blas_scalar!(f32, cblas_sgemm, cblas_sgemv, cblas_ssyrk, SCRATCH_F32, f32_as_f64);
+impl_blas_scalar!(f64, cblas_dgemm, cblas_dgemv, cblas_dsyrk, SCRATCH_F64, f64_as_f64);

@@ -225,6 +225,11 @@ impl<T: SimdScalar> Backend<T> for SimdBackend {
         self.faer.gemm(c, beta, a, b, alpha);
     }
 
+    fn syrk(&self, c: MatMut<'_, T>, a: MatRef<'_, T>) {
+        // Delegated to faer, like gemm.
+        self.faer.syrk(c, a);
+    }
+
     fn sweep(
         &self,
         x: MatRef<'_, T>,
