@@ -10,7 +10,7 @@
 //! counts, the wall time of the whole command and the exit code. A value the
 //! run did not produce (e.g. the residual of a diverged run) is `null`.
 
-use dspgd::{Solution, StepInfo, BUILD_INFO};
+use dspgd::{Diverged, Solution, StepInfo, BUILD_INFO};
 use serde_json::{json, Map, Value};
 
 /// What the report says about the problem and the settings, known before solving.
@@ -148,6 +148,25 @@ pub struct DivergedFacts {
     pub threads: usize,
     /// The library's message.
     pub message: String,
+}
+
+impl DivergedFacts {
+    /// The facts of `dv` (whose error message is `message`) for a run on `threads` kernel threads.
+    pub fn new(dv: &Diverged, message: String, threads: usize) -> Self {
+        Self {
+            iteration: dv.iteration,
+            loss: dv.loss,
+            initial_loss: dv.initial_loss,
+            eta: dv.eta,
+            eta0: dv.step.as_ref().and_then(|s| s.eta0),
+            backend: dv.backend,
+            kernel: dv.kernel.clone(),
+            path: dv.path.map(|p| p.as_str()),
+            setup_seconds: dv.setup_seconds,
+            threads,
+            message,
+        }
+    }
 }
 
 /// The report of a run that ended in `Error::Diverged`.

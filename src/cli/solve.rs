@@ -278,19 +278,7 @@ impl Run<'_> {
             Err(e @ Error::Diverged(_)) => {
                 let text = e.to_string();
                 let Error::Diverged(dv) = e else { unreachable!("matched above") };
-                let facts = DivergedFacts {
-                    iteration: dv.iteration,
-                    loss: dv.loss,
-                    initial_loss: dv.initial_loss,
-                    eta: dv.eta,
-                    eta0: dv.step.as_ref().and_then(|s| s.eta0),
-                    backend: dv.backend,
-                    kernel: dv.kernel.clone(),
-                    path: dv.path.map(|p| p.as_str()),
-                    setup_seconds: dv.setup_seconds,
-                    threads: resolve_threads(self.opts.threads),
-                    message: text.clone(),
-                };
+                let facts = DivergedFacts::new(&dv, text.clone(), resolve_threads(self.opts.threads));
                 let mut staged = vec![];
                 let mut w_written = false;
                 if a.keep_last {
