@@ -37,3 +37,35 @@ pub fn out_of_row_space(x: &Mat<f64>, v: &Mat<f64>) -> f64 {
     let proj = min_distance_interpolator(x.as_ref(), xv.as_ref(), None).unwrap();
     norm_fro_diff(proj.as_ref(), v.as_ref()) / v.norm_fro().max(f64::MIN_POSITIVE)
 }
+
+/// A fresh, empty folder under the system temp dir, removed on drop (the
+/// CLI, front and MPI tests write their .npy files and outputs there).
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    /// `dspgd-test-<pid>-<counter>-<name>` under the temp dir.
+    pub fn new(name: &str) -> Self {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!("dspgd-test-{}-{}-{name}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Self(p)
+    }
+    /// The path of `f` inside the folder.
+    pub fn path(&self, f: &str) -> std::path::PathBuf {
+        self.0.join(f)
+    }
+    /// The names of the files in the folder, sorted.
+    pub fn files(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&self.0).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        v.sort();
+        v
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
