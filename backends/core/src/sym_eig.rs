@@ -38,7 +38,8 @@ pub fn sym_eig(a: &mut [f64], n: usize, vals: &mut [f64], vecs: &mut [f64]) {
         return;
     }
     // Work on 2^-p·A with max |entry| near 1 (exact: a power-of-two scaling),
-    // so that no square or product below can overflow or underflow.
+    // so that squares and products below cannot overflow, and underflow only
+    // in terms negligible against ‖A‖.
     let p = amax.log2().round().clamp(-1022.0, 1022.0) as i32;
     let (down, up) = (pow2(-p), pow2(p));
     for i in 0..n {
