@@ -766,9 +766,15 @@ fn spectral_eps_is_a_smoothed_polar_factor() {
             let want = a / (a * a + eps * eps).sqrt();
             assert!((b - want).abs() <= 1e-10, "seed {seed}: σ_{i}(P) = {b}, want {want} (ε = {eps})");
         }
-        let limit = grad_k(&Precond::Spectral { eps: Some(1e-9) }, &g);
+        // ε = 1e-8 keeps the bias (ε²/2σ² per singular value) negligible and
+        // the rounding well under the tolerance: for d < k, the null vectors of
+        // GᵀG come out of a backward-stable eigensolver with a component of a
+        // few u·‖G‖ in G's row space, which spectral drops and spectral:ε
+        // multiplies by 1/ε (at ε = 1e-9 that reached 1.3e-6 here, and 8e-7
+        // with the former Jacobi solver, against the 1e-6 tolerance).
+        let limit = grad_k(&Precond::Spectral { eps: Some(1e-8) }, &g);
         let exact = grad_k(&Precond::Spectral { eps: None }, &g);
-        assert!(fro(&sub(&limit, &exact)) <= 1e-6, "seed {seed}: spectral:1e-9 far from spectral");
+        assert!(fro(&sub(&limit, &exact)) <= 1e-6, "seed {seed}: spectral:1e-8 far from spectral");
     }
 }
 
