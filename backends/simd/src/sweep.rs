@@ -172,7 +172,7 @@ impl<T: SimdScalar> LossOp<T> for SweepRun<'_, T> {
         let block = block_rows::<T>(dd, k).min(chunk_rows.max(GROUP_ROWS));
         // Per chunk: Q of a block, its vector accumulators, and the copied block of X.
         let gpart_len = if blocked_g::<T>() { k * dd } else { 0 };
-        let per_chunk = block * k * (1 + 2 * MAX_LANES) + gpart_len + if x_contig { 0 } else { 2 * block * dd };
+        let per_chunk = block * k * (1 + MAX_LANES) + gpart_len + if x_contig { 0 } else { block * dd };
         let total = pt_len + r_len + d_len + q_len + nt * gt_len + nt * per_chunk;
 
         T::simd_scratch(total, |buf| {
@@ -350,14 +350,6 @@ impl<T: SimdScalar, L: VLoss<T>> WithSimd for Chunk<'_, T, L> {
 }
 
 impl<T: SimdScalar, L: VLoss<T>> Chunk<'_, T, L> {
-    /// The blocks of rows, software-pipelined (step mode): the pass over the
-    /// columns that adds block b's rank update to G also accumulates block
-    /// b+1's products with P. Block b is then read from cache (it came from
-    /// memory in the previous pass) while block b+1 streams in from memory,
-    /// so the cache reads overlap the memory reads instead of following
-    /// them, and each chunk of P and G is touched once per pass, not twice.
-    /// Every sum keeps the order of the unpipelined loop (Q row by row along
-    /// the columns, G block by block), so the result is unchanged.
     #[inline(always)]
     fn run<S: Simd>(self, s: S) -> [f64; 2] {
         let Chunk { l, mode, eta, x, x_contig, block, pt, q, r, d, gt, scratch, k } = self;
@@ -365,65 +357,62 @@ impl<T: SimdScalar, L: VLoss<T>> Chunk<'_, T, L> {
         let gt = &mut gt[..k * dd];
         gt.fill(T::ZERO);
         let (qb, rest) = scratch.split_at_mut(block * k);
-        let (accbuf, rest) = rest.split_at_mut(2 * block * k * MAX_LANES);
+        let (accbuf, rest) = rest.split_at_mut(block * k * MAX_LANES);
         // f32: the rank updates go into a partial Gᵀ, added to the chunk's Gᵀ
         // every FLUSH_ROWS rows (blocked summation: a running f32 sum over
         // 10⁵ rows would drift by about 1e-5 relative). f64: straight into Gᵀ.
         let blocked = blocked_g::<T>();
-        let (gpart, xbuf) = rest.split_at_mut(if blocked { k * dd } else { 0 });
+        let (gpart, xb) = rest.split_at_mut(if blocked { k * dd } else { 0 });
         gpart.fill(T::ZERO);
         let (gsum, mut gtotal): (&mut [T], Option<&mut [T]>) = if blocked { (gpart, Some(gt)) } else { (gt, None) };
         let mut unflushed = 0;
-        // Two copies of a block of X (non-contiguous rows only): block b and b+1.
-        let (xb_a, xb_b) = xbuf.split_at_mut(if x_contig { 0 } else { block * dd });
-        let xbs: [&mut [T]; 2] = [xb_a, xb_b];
-        // The vector accumulators of Q (one per row and column of a block), for blocks b and b+1.
+        // The vector accumulators of Q (one per row and column of a block).
         let (accv, _) = T::as_mut_simd::<S>(accbuf);
-        let (acc_a, acc_b) = accv.split_at_mut(block * k);
-        let mut accs = [acc_a, acc_b];
         let zero = T::vsplat(s, T::ZERO);
         // Columns of X per chunk: 4 KiB of each row (a multiple of every lane count).
         let lc = 4096 / core::mem::size_of::<T>();
-        let step = mode == Mode::Step;
-        let nb = n.div_ceil(block);
-        let span = |b: usize| (b * block, block.min(n - b * block));
-        // Rows `b0..b0 + blen` of X: in place, or copied into `xb`.
-        let rows_of = |xb: &mut [T], b0: usize, blen: usize| {
-            if !x_contig {
-                gather_rows(x, b0, blen, xb);
-            }
-        };
         let mut stats = [0.0f64; 2];
-        if step && nb > 0 {
-            let (b0, blen) = span(0);
-            rows_of(&mut *xbs[0], b0, blen);
-            accs[0][..blen * k].fill(zero);
-        }
-        for b in 0..nb {
-            let (b0, blen) = span(b);
-            let cur = b % 2;
-            let next = (step && b + 1 < nb).then(|| span(b + 1));
-            // Without products, a block is read by its rank update alone.
-            if !step {
-                rows_of(&mut *xbs[cur], b0, blen);
-            }
-            // Block 0's products have no earlier pass to ride on.
-            if step && b == 0 {
-                let xs = BlockRows::new(x, x_contig, &*xbs[cur], b0, dd);
-                let mut l0 = 0;
-                while l0 < dd {
-                    let l1 = dd.min(l0 + lc);
-                    q_chunk::<T, S>(s, &xs, blen, pt, k, dd, l0, l1, &mut *accs[cur]);
-                    l0 = l1;
+        let mut b0 = 0;
+        while b0 < n {
+            let blen = block.min(n - b0);
+            let (xs, xrs): (&[T], usize) = if x_contig {
+                (x.as_slice(), x.row_stride())
+            } else {
+                gather_rows(x, b0, blen, xb);
+                (&xb[..blen * dd], dd)
+            };
+            let xoff = if x_contig { b0 } else { 0 };
+            let row = |i: usize| -> &[T] {
+                if dd == 0 {
+                    return &[];
                 }
-            }
+                let start = (xoff + i) * xrs;
+                &xs[start..start + dd]
+            };
             let rb = &mut r[b0 * k..(b0 + blen) * k];
             let db = &mut d[b0 * k..(b0 + blen) * k];
-            // R_B −= η·X_B·P (or the given Q), D_B = ∇ℓ(R_B).
+            // 1–2: R_B −= η·X_B·P (or the given Q), D_B = ∇ℓ(R_B).
             let st = match mode {
                 Mode::Step => {
                     let qg = &mut qb[..blen * k];
-                    for (qv, av) in qg.iter_mut().zip(accs[cur].iter()) {
+                    let acc = &mut accv[..blen * k];
+                    acc.fill(zero);
+                    let mut l0 = 0;
+                    while l0 < dd {
+                        let l1 = dd.min(l0 + lc);
+                        let mut t = 0;
+                        while t + GROUP_ROWS <= blen {
+                            let x4 = [row(t), row(t + 1), row(t + 2), row(t + 3)];
+                            q_rows::<T, S, 4>(s, x4, pt, k, dd, l0, l1, &mut acc[t * k..(t + 4) * k]);
+                            t += GROUP_ROWS;
+                        }
+                        while t < blen {
+                            q_rows::<T, S, 1>(s, [row(t)], pt, k, dd, l0, l1, &mut acc[t * k..(t + 1) * k]);
+                            t += 1;
+                        }
+                        l0 = l1;
+                    }
+                    for (qv, av) in qg.iter_mut().zip(acc.iter()) {
                         *qv = T::vsum(s, *av);
                     }
                     update_grad::<T, S, L, true>(s, l, rb, qg, eta, db)
@@ -433,40 +422,26 @@ impl<T: SimdScalar, L: VLoss<T>> Chunk<'_, T, L> {
             };
             stats[0] += st[0];
             stats[1] += st[1];
-            let db = &*db;
-            if let Some((n0, nlen)) = next {
-                rows_of(&mut *xbs[1 - cur], n0, nlen);
-                accs[1 - cur][..nlen * k].fill(zero);
-            }
-            // G += X_Bᵀ·D_B, each chunk of G updated by all the rows of the
-            // block; and block b+1's products, on the same chunk of columns.
-            let [xa, xb] = &xbs;
-            let (xcur, xnext) = if cur == 0 { (&**xa, &**xb) } else { (&**xb, &**xa) };
-            let xs = BlockRows::new(x, x_contig, xcur, b0, dd);
-            let [acc_0, acc_1] = &mut accs;
-            let acc_next: &mut [T::V<S>] = if cur == 0 { acc_1 } else { acc_0 };
-            let xn = next.map(|(n0, _)| BlockRows::new(x, x_contig, xnext, n0, dd));
+            // 3: G += X_Bᵀ·D_B, each chunk of G updated by all the rows of the block.
             let mut l0 = 0;
             while l0 < dd {
                 let l1 = dd.min(l0 + lc);
-                if let (Some(xn), Some((_, nlen))) = (&xn, next) {
-                    q_chunk::<T, S>(s, xn, nlen, pt, k, dd, l0, l1, acc_next);
-                }
                 let mut t = 0;
                 while t + GROUP_ROWS <= blen {
-                    let x4 = [xs.row(t), xs.row(t + 1), xs.row(t + 2), xs.row(t + 3)];
+                    let x4 = [row(t), row(t + 1), row(t + 2), row(t + 3)];
                     rank_update::<T, S, 4>(s, x4, &db[t * k..(t + 4) * k], k, gsum, dd, l0, l1);
                     t += GROUP_ROWS;
                 }
                 while t < blen {
-                    rank_update::<T, S, 1>(s, [xs.row(t)], &db[t * k..(t + 1) * k], k, gsum, dd, l0, l1);
+                    rank_update::<T, S, 1>(s, [row(t)], &db[t * k..(t + 1) * k], k, gsum, dd, l0, l1);
                     t += 1;
                 }
                 l0 = l1;
             }
+            b0 += blen;
             unflushed += blen;
             if let Some(total) = gtotal.as_deref_mut() {
-                if unflushed >= FLUSH_ROWS || b0 + blen >= n {
+                if unflushed >= FLUSH_ROWS || b0 >= n {
                     axpy::<T, S>(s, total, T::ONE, gsum);
                     gsum.fill(T::ZERO);
                     unflushed = 0;
@@ -474,61 +449,5 @@ impl<T: SimdScalar, L: VLoss<T>> Chunk<'_, T, L> {
             }
         }
         stats
-    }
-}
-
-/// The rows of one block of X: in place (contiguous rows) or in a packed copy.
-struct BlockRows<'a, T> {
-    data: &'a [T],
-    row_stride: usize,
-    first: usize,
-    dd: usize,
-}
-
-impl<'a, T: Copy> BlockRows<'a, T> {
-    #[inline(always)]
-    fn new(x: MatRef<'a, T>, x_contig: bool, copy: &'a [T], b0: usize, dd: usize) -> Self {
-        if x_contig {
-            BlockRows { data: x.as_slice(), row_stride: x.row_stride(), first: b0, dd }
-        } else {
-            BlockRows { data: copy, row_stride: dd, first: 0, dd }
-        }
-    }
-
-    /// Row `i` of the block (empty when d = 0).
-    #[inline(always)]
-    fn row(&self, i: usize) -> &'a [T] {
-        if self.dd == 0 {
-            return &[];
-        }
-        let start = (self.first + i) * self.row_stride;
-        &self.data[start..start + self.dd]
-    }
-}
-
-/// Adds the products of the `blen` rows of a block with Pᵀ, on columns
-/// `l0..l1`, to their vector accumulators (four rows at a time).
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn q_chunk<T: SimdScalar, S: Simd>(
-    s: S,
-    xs: &BlockRows<'_, T>,
-    blen: usize,
-    pt: &[T],
-    k: usize,
-    dd: usize,
-    l0: usize,
-    l1: usize,
-    acc: &mut [T::V<S>],
-) {
-    let mut t = 0;
-    while t + GROUP_ROWS <= blen {
-        let x4 = [xs.row(t), xs.row(t + 1), xs.row(t + 2), xs.row(t + 3)];
-        q_rows::<T, S, 4>(s, x4, pt, k, dd, l0, l1, &mut acc[t * k..(t + 4) * k]);
-        t += GROUP_ROWS;
-    }
-    while t < blen {
-        q_rows::<T, S, 1>(s, [xs.row(t)], pt, k, dd, l0, l1, &mut acc[t * k..(t + 1) * k]);
-        t += 1;
     }
 }
