@@ -14,7 +14,8 @@
 //! DRAM sees X once. Blocks of a chunk have equal sizes (within one row); with
 //! k ≥ 32 (compute-bound) they are larger (at least 8k rows).
 //!
-//! For `FromStep` with 1 ≤ k ≤ 4 and X with contiguous rows, the sweep runs
+//! For `FromStep` with 1 ≤ k ≤ 4, X with contiguous rows of at least
+//! `BLOCK_BYTES / MIN_BLOCK_ROWS` bytes (16 KiB), the sweep runs
 //! in `sweep_small` instead: matrix–vector products, where faer's
 //! per-call costs on tiny blocks dominated.
 //!
@@ -283,7 +284,11 @@ pub(crate) fn sweep<T: FaerScalar>(
     }
     let threads = sweep_threads(threads, n, dd, k, min_par_work);
     if let Update::Step { p, eta } = update {
-        if crate::sweep_small::applies(x, k) {
+        // Only where faer's blocks would be cut to MIN_BLOCK_ROWS rows of more
+        // than BLOCK_BYTES: with shorter rows faer's SIMD products are faster
+        // (S1, d = 2000: 0.107 ms against 0.125 in f64, 0.047 against 0.086 in f32).
+        let long_rows = dd.saturating_mul(core::mem::size_of::<T>()).saturating_mul(MIN_BLOCK_ROWS) >= BLOCK_BYTES;
+        if long_rows && crate::sweep_small::applies(x, k) {
             return crate::sweep_small::sweep_small(x, p, eta, faer_mut(&mut r), loss, faer_mut(&mut d), faer_mut(&mut g), threads);
         }
     }
