@@ -7,6 +7,7 @@
 //! |---|---|
 //! | `gemm` | `faer::linalg::matmul::matmul`; β = 0 overwrites C (old contents, even NaN, ignored), β = 1 accumulates, other β scales C first |
 //! | `sweep` | the fused one-pass form of SPEC §7: X by row blocks that stay in cache, `Q_B = X_B·P`, `R_B −= η·Q_B`, `D_B = ∇ℓ(R_B)`, `G += X_Bᵀ·D_B` (faer products, elementwise loop monomorphized per loss) |
+//! | `sweep`, 1 ≤ k ≤ 4 | the same, with `R −= η·X·P`, X with contiguous rows: groups of 4 rows, a dot-product pass and a rank-4 update of Gᵀ over each group (plain loops vectorized under faer's `pulp` dispatch, no faer products) |
 //! | `grad_stats` | ‖G‖² in f64; GᵀG by a faer product in the element type, widened to f64 |
 //! | `precond_update` | one pass W −= η_prev·P, P = s·G or separable ∇k(G); P = G·Φ by row blocks with faer |
 //! | `loss_grad`, `loss_along`, `axpy`, `dot` | elementwise loops: flat slices when all operands are packed alike, faer `zip!` for any other strides |
@@ -51,6 +52,7 @@ mod elementwise;
 mod product;
 mod scalar;
 mod sweep;
+mod sweep_small;
 mod view;
 
 pub use scalar::FaerScalar;

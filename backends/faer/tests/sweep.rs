@@ -86,3 +86,32 @@ fn parallel_sweep_is_deterministic() {
     assert_eq!(a.2, b2.2);
     assert_eq!(a.3, b2.3);
 }
+
+/// The small-k path (FromStep, 1 ≤ k ≤ 4, X with contiguous rows of at least
+/// 16 KiB) and the
+/// faer path just past it (k = 5): row counts that leave a partial group of
+/// 4 rows, d that is not a multiple of 8 lanes, 1 to 3 threads (chunks of
+/// unequal sizes), every X layout (column-major X takes the faer path).
+#[test]
+fn small_k_sweeps_match_reference() {
+    for (i, &lx) in LAYOUTS.iter().enumerate() {
+        for b in [FaerBackend::new(1), FaerBackend::new(2), FaerBackend::new(3)] {
+            let b = b.with_min_parallel_work(0);
+            for k in 1..=5 {
+                check::<f64>(&b, 103 + i, 2053, k, lx, 1e-12);
+                check::<f32>(&b, 37, 4105 + 8 * i, k, lx, 1e-5);
+            }
+            check::<f64>(&b, 2, 2051, 4, lx, 1e-12);
+        }
+    }
+}
+
+/// k ≥ 32 (large blocks) with rows that do not divide evenly into blocks
+/// or chunks.
+#[test]
+fn large_k_sweeps_match_reference() {
+    for b in [FaerBackend::new(1), FaerBackend::new(2)] {
+        check::<f64>(&b, 301, 97, 40, Layout::RowMajor, 1e-12);
+        check::<f32>(&b, 301, 97, 40, Layout::Padded, 1e-4);
+    }
+}
