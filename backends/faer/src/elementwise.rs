@@ -14,6 +14,7 @@ use crate::view::{all_packed_alike, faer_mut, faer_ref, packed};
 use dspgd_backend::loss::{LossKernel, LossVisitor};
 use dspgd_backend::precond::{SeparableKernel, SeparableVisitor};
 use dspgd_backend::{Loss, MatMut, MatRef, Scalar, SweepStats};
+use faer::traits::pulp::{Arch, Simd, WithSimd};
 use faer::{unzip, zip};
 
 /// Σ f(l) for l in 0..len, with four f64 accumulators (the sums of a pair of
@@ -63,17 +64,55 @@ pub(crate) fn dot<T: Scalar>(a: MatRef<'_, T>, b: MatRef<'_, T>) -> f64 {
     }
     if all_packed_alike(&[packed(a), packed(b)]) {
         let (xs, ys) = (&a.as_slice()[..len], &b.as_slice()[..len]);
-        let [s, t] = sum_pairs(len.div_ceil(2), |l| {
-            let i = 2 * l;
-            let first = xs[i].to_f64() * ys[i].to_f64();
-            let second = if i + 1 < len { xs[i + 1].to_f64() * ys[i + 1].to_f64() } else { 0.0 };
-            [first, second]
-        });
-        s + t
+        Arch::new().dispatch(DotLanes { xs, ys })
     } else {
         let mut acc = 0.0;
         zip!(faer_ref(a), faer_ref(b)).for_each(|unzip!(x, y)| acc += x.to_f64() * y.to_f64());
         acc
+    }
+}
+
+/// Σ xᵢyᵢ in f64 with [`LANES`] independent partial sums (element i goes to
+/// sum i mod LANES; the sums are added pairwise at the end), a fixed order
+/// that the compiler turns into vector code under `pulp`'s dispatch.
+#[inline(always)]
+fn dot_lanes<T: Scalar>(xs: &[T], ys: &[T]) -> f64 {
+    let mut acc = [0.0f64; LANES];
+    let (xc, yc) = (xs.chunks_exact(LANES), ys.chunks_exact(LANES));
+    let (xt, yt) = (xc.remainder(), yc.remainder());
+    for (x, y) in xc.zip(yc) {
+        for u in 0..LANES {
+            acc[u] += x[u].to_f64() * y[u].to_f64();
+        }
+    }
+    for (u, (x, y)) in xt.iter().zip(yt).enumerate() {
+        acc[u] += x.to_f64() * y.to_f64();
+    }
+    let mut w = LANES;
+    while w > 1 {
+        w /= 2;
+        for u in 0..w {
+            acc[u] += acc[u + w];
+        }
+    }
+    acc[0]
+}
+
+/// Partial sums of [`dot_lanes`]: one AVX-512 register of f64.
+const LANES: usize = 8;
+
+/// [`dot_lanes`] compiled for the instruction set `pulp` detects at run time.
+struct DotLanes<'a, T> {
+    xs: &'a [T],
+    ys: &'a [T],
+}
+
+impl<T: Scalar> WithSimd for DotLanes<'_, T> {
+    type Output = f64;
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _: S) -> f64 {
+        dot_lanes(self.xs, self.ys)
     }
 }
 
