@@ -29,7 +29,7 @@ use crate::scalar::FaerScalar;
 use dspgd_backend::loss::{LossKernel, LossVisitor};
 use dspgd_backend::{Loss, MatRef, Scalar, SweepStats};
 use faer::reborrow::ReborrowMut;
-use faer::traits::pulp::Arch;
+use faer::traits::pulp::{Arch, Simd, WithSimd};
 
 /// Largest k this path handles.
 pub(crate) const MAX_K: usize = 4;
@@ -152,10 +152,29 @@ fn chunk<T: Scalar, K: LossKernel<T>, const KK: usize>(
     gt: &mut [T],
     k: K,
 ) -> SweepStats {
-    Arch::new().dispatch(
-        #[inline(always)]
-        || chunk_body::<T, K, KK>(x, pt, eta, r, d, gt, k),
-    )
+    Arch::new().dispatch(ChunkBody::<T, K, KK> { x, pt, eta, r, d, gt, k })
+}
+
+/// [`chunk_body`] compiled for the instruction set `pulp` detects at run
+/// time (a closure handed to `Arch::dispatch` is compiled without it).
+struct ChunkBody<'a, T, K, const KK: usize> {
+    x: MatRef<'a, T>,
+    pt: &'a [T],
+    eta: T,
+    r: faer::MatMut<'a, T>,
+    d: faer::MatMut<'a, T>,
+    gt: &'a mut [T],
+    k: K,
+}
+
+impl<T: Scalar, K: LossKernel<T>, const KK: usize> WithSimd for ChunkBody<'_, T, K, KK> {
+    type Output = SweepStats;
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _: S) -> SweepStats {
+        let ChunkBody { x, pt, eta, r, d, gt, k } = self;
+        chunk_body::<T, K, KK>(x, pt, eta, r, d, gt, k)
+    }
 }
 
 #[inline(always)]
