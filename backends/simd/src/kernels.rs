@@ -6,14 +6,37 @@
 //! along the rows of X, which are contiguous: the vectors are taken along d.
 //! The rows of X come R = 4 at a time (R = 1 for the last rows of a group),
 //! so that each load of P or G serves four rows (NOTES: "The fused sweep,
-//! first evidence"); the columns of P and G come J at a time (J ≤ 4 with 32
-//! vector registers, J ≤ 2 with 16), giving R·J independent accumulators.
+//! first evidence"); the columns of P and G come J at a time (J ≤ 6 with 32
+//! vector registers, J ≤ 2 with 16; see [`block_cols`]), giving R·J
+//! independent accumulators.
 //! Tails shorter than a vector use partial (masked) loads and stores. The
 //! tiles are fixed-size arrays indexed by constants, which the compiler
 //! keeps in registers after unrolling.
 
 use crate::elem::SimdScalar;
+use crate::prefetch::Prefetch;
 use pulp::Simd;
+
+/// The widest block of columns of P or G a kernel takes at once: with four
+/// rows, 4·J accumulators (or coefficients) plus four vectors of X must fit
+/// the register file (J = 6 with 32 vector registers, J = 2 with 16).
+#[inline(always)]
+fn max_block_cols<S: Simd>() -> usize {
+    if S::REGISTER_COUNT >= 32 {
+        6
+    } else {
+        2
+    }
+}
+
+/// The width of the next block when `left` columns remain: as few blocks as
+/// `max` allows, of equal widths (k = 10 → 5 + 5, k = 7 → 4 + 3, k = 16 →
+/// 6 + 5 + 5), so that no block is left with one or two columns, which
+/// reload X for little work.
+#[inline(always)]
+fn block_cols(left: usize, max: usize) -> usize {
+    left.div_ceil(left.div_ceil(max))
+}
 
 /// Adds `x[r]·p[j]` (lanewise partial sums) to the accumulators `acc[r][j]`,
 /// for R rows and J columns of Pᵀ, each accumulator a vector register.
@@ -108,7 +131,7 @@ pub(crate) fn q_rows<T: SimdScalar, S: Simd, const R: usize>(
     l1: usize,
     accv: &mut [T::V<S>],
 ) {
-    let wide = S::REGISTER_COUNT >= 32;
+    let max = max_block_cols::<S>();
     let mut xc: [&[T]; R] = [&[]; R];
     for r in 0..R {
         xc[r] = &x[r][l0..l1];
@@ -117,28 +140,26 @@ pub(crate) fn q_rows<T: SimdScalar, S: Simd, const R: usize>(
     let accv = &mut accv[..R * k];
     let mut j = 0;
     while j < k {
-        let left = k - j;
-        if wide && left >= 4 {
-            q_block::<T, S, R, 4>(s, xc, [col(j), col(j + 1), col(j + 2), col(j + 3)], accv, k, j);
-            j += 4;
-        } else if wide && left == 3 {
-            q_block::<T, S, R, 3>(s, xc, [col(j), col(j + 1), col(j + 2)], accv, k, j);
-            j += 3;
-        } else if left >= 2 {
-            q_block::<T, S, R, 2>(s, xc, [col(j), col(j + 1)], accv, k, j);
-            j += 2;
-        } else {
-            q_block::<T, S, R, 1>(s, xc, [col(j)], accv, k, j);
-            j += 1;
+        let w = block_cols(k - j, max);
+        match w {
+            6 => q_block::<T, S, R, 6>(s, xc, core::array::from_fn(|c| col(j + c)), accv, k, j),
+            5 => q_block::<T, S, R, 5>(s, xc, core::array::from_fn(|c| col(j + c)), accv, k, j),
+            4 => q_block::<T, S, R, 4>(s, xc, core::array::from_fn(|c| col(j + c)), accv, k, j),
+            3 => q_block::<T, S, R, 3>(s, xc, core::array::from_fn(|c| col(j + c)), accv, k, j),
+            2 => q_block::<T, S, R, 2>(s, xc, core::array::from_fn(|c| col(j + c)), accv, k, j),
+            _ => q_block::<T, S, R, 1>(s, xc, [col(j)], accv, k, j),
         }
+        j += w;
     }
 }
 
 /// Gᵀ[j][l0..l1] += Σ_r D[r][j]·x[r][l0..l1] for every column j (`gt`: k×d
 /// row-major, `dcoef`: R×k row-major): a rank-R update. The columns go J at
-/// a time (J ≤ 4 with 32 vector registers, J ≤ 2 with 16), so that each
-/// vector of the R rows of X is loaded once per J columns and each vector of
-/// G is loaded and stored once for the R rows.
+/// a time ([`block_cols`]), so that each vector of the R rows of X is loaded
+/// once per J columns and each vector of G is loaded and stored once for the
+/// R rows. `next` holds the R rows that come after these (or empty slices):
+/// during the first block of columns, each vector step asks `pf` for the
+/// matching line of each of them (see [`crate::prefetch`]).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn rank_update<T: SimdScalar, S: Simd, const R: usize>(
@@ -150,29 +171,34 @@ pub(crate) fn rank_update<T: SimdScalar, S: Simd, const R: usize>(
     dd: usize,
     l0: usize,
     l1: usize,
+    pf: Prefetch,
+    next: [&[T]; R],
 ) {
-    let wide = S::REGISTER_COUNT >= 32;
+    let max = max_block_cols::<S>();
     let mut xc: [&[T]; R] = [&[]; R];
     for r in 0..R {
         xc[r] = &x[r][l0..l1];
     }
+    let mut nc: [&[T]; R] = [&[]; R];
+    for r in 0..R {
+        if !next[r].is_empty() {
+            nc[r] = &next[r][l0..l1];
+        }
+    }
     let dcoef = &dcoef[..R * k];
     let mut j = 0;
     while j < k {
-        let left = k - j;
-        if wide && left >= 4 {
-            rank_block::<T, S, R, 4>(s, xc, dcoef, k, j, gt, dd, l0, l1);
-            j += 4;
-        } else if wide && left == 3 {
-            rank_block::<T, S, R, 3>(s, xc, dcoef, k, j, gt, dd, l0, l1);
-            j += 3;
-        } else if left >= 2 {
-            rank_block::<T, S, R, 2>(s, xc, dcoef, k, j, gt, dd, l0, l1);
-            j += 2;
-        } else {
-            rank_block::<T, S, R, 1>(s, xc, dcoef, k, j, gt, dd, l0, l1);
-            j += 1;
+        let w = block_cols(k - j, max);
+        let nc = if j == 0 { nc } else { [&[][..]; R] };
+        match w {
+            6 => rank_block::<T, S, R, 6>(s, xc, dcoef, k, j, gt, dd, l0, l1, pf, nc),
+            5 => rank_block::<T, S, R, 5>(s, xc, dcoef, k, j, gt, dd, l0, l1, pf, nc),
+            4 => rank_block::<T, S, R, 4>(s, xc, dcoef, k, j, gt, dd, l0, l1, pf, nc),
+            3 => rank_block::<T, S, R, 3>(s, xc, dcoef, k, j, gt, dd, l0, l1, pf, nc),
+            2 => rank_block::<T, S, R, 2>(s, xc, dcoef, k, j, gt, dd, l0, l1, pf, nc),
+            _ => rank_block::<T, S, R, 1>(s, xc, dcoef, k, j, gt, dd, l0, l1, pf, nc),
         }
+        j += w;
     }
 }
 
@@ -189,9 +215,12 @@ fn rank_block<T: SimdScalar, S: Simd, const R: usize, const J: usize>(
     dd: usize,
     l0: usize,
     l1: usize,
+    pf: Prefetch,
+    next: [&[T]; R],
 ) {
     let zero = T::vsplat(s, T::ZERO);
     let len = l1 - l0;
+    let lanes = T::lanes::<S>();
     let mut c = [[zero; J]; R];
     for r in 0..R {
         for j in 0..J {
@@ -224,7 +253,13 @@ fn rank_block<T: SimdScalar, S: Simd, const R: usize, const J: usize>(
     for v in xv.iter_mut() {
         *v = &v[..nv];
     }
+    let do_pf = !next[0].is_empty();
     for i in 0..nv {
+        if do_pf {
+            for row in next {
+                pf.line(row, i * lanes);
+            }
+        }
         let mut xi = [zero; R];
         for r in 0..R {
             xi[r] = xv[r][i];

@@ -22,7 +22,7 @@
 //!
 //! | operation | how |
 //! |---|---|
-//! | `sweep` | hand-written, fused (one read of X): blocks of rows of X kept in cache; Q = X·P as dot products along the rows of X, four rows × up to four columns of P at a time (each load of P serves four rows), R −= ηQ and D = ∇ℓ(R) in one vector pass, then rank-4 updates G += X₄ᵀ·D₄ (each load and store of G serves four rows), both by 4 KiB chunks of the columns of X; threads over chunks of rows with private partial G, added in a fixed order. No matmul is called for any k: the same blocked kernel serves k > 16 (see *Performance*) |
+//! | `sweep` | hand-written, fused (one read of X): blocks of rows of X kept in cache; Q = X·P as dot products along the rows of X, four rows × up to six columns of P at a time (each load of P serves four rows), R −= ηQ and D = ∇ℓ(R) in one vector pass, then rank-4 updates G += X₄ᵀ·D₄ (each load and store of G serves four rows), both by 4 KiB chunks of the columns of X; with X in DRAM (k ≥ 2), the rank updates prefetch the next block of rows; threads over chunks of rows with private partial G, added in a fixed order. No matmul is called for any k: the same blocked kernel serves k > 16 (see *Performance*) |
 //! | `precond_update` | hand-written, one pass W −= η_prev·P, P = ∇K(G): `s·G`, `sign`, `adam`, `eclip`, `lp:2` vectorized; `lp:p` (powf) runs a scalar loop inside the pass; P = G·Φ row by row, vectorized along the row |
 //! | `loss_grad`, `loss_along` | hand-written: `squared`, `huber`, `lp:2` vectorized; `logcosh` (tanh, sinh, exp) and `lp:p` (powf) run the kernel layer's scalar kernel lane by lane inside the vector pass |
 //! | `grad_stats`, `dot`, `axpy` | hand-written: ‖G‖² as a vector dot; GᵀG as outer products of the rows of G (vectors along the row), or dot products of contiguous columns |
@@ -99,6 +99,7 @@ mod level;
 mod lines;
 mod maps;
 mod ops;
+mod prefetch;
 mod sweep;
 
 pub use elem::SimdScalar;

@@ -18,14 +18,19 @@ fn mat<T: Scalar>(r: usize, c: usize, seed: u64) -> Mat<T> {
     })
 }
 
-/// (n, d, k): every k of the small-k kernels and two beyond.
+/// (n, d, k): every k of the small-k kernels and two beyond, every column
+/// block width (k = 5, 6, 10, 13 = 5 + 4 + 4, 16 = 6 + 5 + 5, 17, 32), and in
+/// f64 one X above the prefetch threshold (997 × 3001 × 8 bytes = 24 MB,
+/// k = 2: the next block of rows is prefetched, the last one is short).
 const SHAPES: &[(usize, usize, usize)] = &[
     (1000, 3000, 1),
     (997, 3001, 2),
     (503, 2999, 3),
     (500, 3000, 4),
     (301, 3003, 5),
+    (180, 1501, 6),
     (250, 2048, 8),
+    (211, 2003, 10),
     (150, 1999, 13),
     (130, 3000, 16),
     (97, 1025, 17),
