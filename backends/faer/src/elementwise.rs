@@ -226,14 +226,24 @@ pub(crate) fn loss_along<T: Scalar>(r: MatRef<'_, T>, q: MatRef<'_, T>, eta: T, 
     loss.dispatch(Along { r, q, eta })
 }
 
+/// Elements (d·k) from which [`step_map`] splits its pass across the
+/// backend's threads: 2¹⁷, so each band has at least 64 Ki elements of W, P
+/// and G (1.5 MiB in f64), which outweighs waking a thread. On S5 (d·k =
+/// 5·10⁵) the pass was the serial part of a two-thread iteration.
+const PAR_STEP_LEN: usize = 1 << 17;
+
 /// In one pass: W −= η_prev·P (skipped when η_prev = 0), then P = f(G).
+/// Packed operands are cut into up to `workers` contiguous bands (each
+/// element is computed the same way whatever the band, so the result does
+/// not depend on the thread count), each run in vector code.
 #[inline(always)]
-pub(crate) fn step_map<T: Scalar>(
+pub(crate) fn step_map<T: Scalar, F: Fn(T) -> T + Copy + Send + Sync>(
     g: MatRef<'_, T>,
     eta_prev: T,
     mut w: MatMut<'_, T>,
     mut p: MatMut<'_, T>,
-    f: impl Fn(T) -> T,
+    f: F,
+    workers: usize,
 ) {
     let len = g.nrows() * g.ncols();
     if len == 0 {
@@ -243,17 +253,32 @@ pub(crate) fn step_map<T: Scalar>(
     if all_packed_alike(&[packed(g), packed(w.rb()), packed(p.rb())]) {
         let gs = &g.as_slice()[..len];
         let ps = &mut p.as_mut_slice()[..len];
-        if move_w {
-            let ws = &mut w.as_mut_slice()[..len];
-            for ((pv, wv), &gv) in ps.iter_mut().zip(ws.iter_mut()).zip(gs) {
-                *wv -= eta_prev * *pv;
-                *pv = f(gv);
-            }
-        } else {
-            for (pv, &gv) in ps.iter_mut().zip(gs) {
-                *pv = f(gv);
-            }
+        let ws = if move_w { &mut w.as_mut_slice()[..len] } else { &mut [][..] };
+        let bands = if len >= PAR_STEP_LEN { workers.clamp(1, len / (PAR_STEP_LEN / 2)) } else { 1 };
+        if bands == 1 {
+            Arch::new().dispatch(StepLanes { gs, ws, ps, eta_prev, f });
+            return;
         }
+        let band = len.div_ceil(bands);
+        rayon::in_place_scope(|s| {
+            let mut parts = gs.chunks(band).zip(ps.chunks_mut(band)).enumerate();
+            let mut ws = ws;
+            let mut first = None;
+            for (i, (gs, ps)) in &mut parts {
+                let take = if move_w { gs.len() } else { 0 };
+                let (wb, rest) = core::mem::take(&mut ws).split_at_mut(take);
+                ws = rest;
+                let job = StepLanes { gs, ws: wb, ps, eta_prev, f };
+                if i == 0 {
+                    first = Some(job);
+                } else {
+                    s.spawn(move |_| Arch::new().dispatch(job));
+                }
+            }
+            if let Some(job) = first {
+                Arch::new().dispatch(job);
+            }
+        });
     } else if move_w {
         zip!(faer_mut(&mut w), faer_mut(&mut p), faer_ref(g)).for_each(|unzip!(wv, pv, gv)| {
             *wv -= eta_prev * *pv;
@@ -264,19 +289,50 @@ pub(crate) fn step_map<T: Scalar>(
     }
 }
 
+/// The packed loop of [`step_map`] on one band, compiled for the instruction
+/// set `pulp` detects at run time (`ws` empty: W is not moved).
+struct StepLanes<'a, T, F> {
+    gs: &'a [T],
+    ws: &'a mut [T],
+    ps: &'a mut [T],
+    eta_prev: T,
+    f: F,
+}
+
+impl<T: Scalar, F: Fn(T) -> T> WithSimd for StepLanes<'_, T, F> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _: S) {
+        let StepLanes { gs, ws, ps, eta_prev, f } = self;
+        if ws.is_empty() {
+            for (pv, &gv) in ps.iter_mut().zip(gs) {
+                *pv = f(gv);
+            }
+        } else {
+            for ((pv, wv), &gv) in ps.iter_mut().zip(ws.iter_mut()).zip(gs) {
+                *wv -= eta_prev * *pv;
+                *pv = f(gv);
+            }
+        }
+    }
+}
+
 /// [`step_map`] with the elementwise map of a separable built-in K.
 pub(crate) struct SeparableStep<'a, 'b, 'c, T> {
     pub(crate) g: MatRef<'a, T>,
     pub(crate) eta_prev: T,
     pub(crate) w: MatMut<'b, T>,
     pub(crate) p: MatMut<'c, T>,
+    /// Threads for the pass (see [`step_map`]).
+    pub(crate) workers: usize,
 }
 
 impl<T: Scalar> SeparableVisitor<T> for SeparableStep<'_, '_, '_, T> {
     type Output = ();
     #[inline(always)]
     fn visit<K: SeparableKernel<T>>(self, k: K) {
-        step_map(self.g, self.eta_prev, self.w, self.p, |g| k.apply(g));
+        step_map(self.g, self.eta_prev, self.w, self.p, move |g| k.apply(g), self.workers);
     }
 }
 

@@ -178,13 +178,13 @@ impl<T: FaerScalar> Backend<T> for FaerBackend {
         assert_shape("precond_update W", w.shape(), (d, k));
         assert_shape("precond_update P", p.shape(), (d, k));
         match step {
-            Step::Scale(s) => elementwise::step_map(g, eta_prev, w, p, |x| s * x),
+            Step::Scale(s) => elementwise::step_map(g, eta_prev, w, p, move |x| s * x, self.workers),
             Step::Right(phi) => {
                 assert_shape("precond_update Φ", phi.shape(), (k, k));
                 product::right_step(g, phi, eta_prev, w, p, self.par());
             }
             Step::Separable(pc) => {
-                pc.dispatch_separable(elementwise::SeparableStep { g, eta_prev, w, p })
+                pc.dispatch_separable(elementwise::SeparableStep { g, eta_prev, w, p, workers: self.workers })
                     .unwrap_or_else(|| panic!("Step::Separable needs a separable built-in K, got '{pc}'"));
             }
         }
