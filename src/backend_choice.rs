@@ -148,13 +148,19 @@ fn openblas_usable() -> bool {
 
 /// The candidates `auto` considers for a workload, best first.
 ///
-/// The hand-written SIMD sweep reads X once, four rows per step, and leads on
-/// the primal path for small k (measured on AVX-512: 1.2–1.7× faer at k ≤ 4);
-/// from k = 8 in f64 and k = 16 in f32 the sweep turns compute-bound and
-/// faer's blocked matmul wins, as it does on the gemm-bound Gram path.
+/// The hand-written SIMD sweep reads X once, four rows × up to six columns
+/// per step, and leads on the primal path for small k (measured on AVX-512:
+/// 1.2–1.7× faer at k ≤ 4). faer's blocked matmul puts the k columns in
+/// vector lanes, so it runs at full width when k fills its registers: it
+/// wins at k = w and from k = 2w, w = 8 in f64 and 16 in f32 (the elements
+/// of a 512-bit register), and on the gemm-bound Gram path. In between, the
+/// SIMD sweep leads (measured, `dspgd bench --precond gd`, n = 200, d = 2000
+/// and n = 1000, d = 10000, f64: k = 8 faer 1.2–1.4×; k = 9–12 simd 1.1–2×;
+/// k = 14 even; k = 16 faer 1.2×; f32: k = 8–12 simd 1.4–2×; k = 16 even;
+/// k = 20–24 simd up to 1.3×; k = 32 faer 1.2–1.3×).
 pub fn auto_candidates(w: Workload) -> Vec<BackendChoice> {
-    let k_limit = if w.elem_size == 4 { 16 } else { 8 };
-    let gemm_bound = w.gram || w.k >= k_limit;
+    let lanes = 64 / w.elem_size.max(1);
+    let gemm_bound = w.gram || w.k == lanes || w.k >= 2 * lanes;
     let mut v = vec![];
     let mut push = |b: BackendChoice, ok: bool| {
         if ok {
