@@ -26,8 +26,10 @@
 //! (correct, slower). R, D and Q are used in place when their rows are
 //! packed row-major, else copied to and from packed scratch.
 //!
-//! Threads: the rows are cut into one contiguous chunk per thread (rayon
-//! scope); each chunk accumulates into its own Gᵀ, and the partial Gᵀ are
+//! Threads: the rows are cut into one contiguous chunk per thread (rayon's
+//! in-place scope: the calling thread runs the first chunk itself, so only
+//! the other chunks wait for a pool worker to wake; with `rayon::scope`, S2
+//! in f32 ran slower on two threads than on one); each chunk accumulates into its own Gᵀ, and the partial Gᵀ are
 //! added in chunk order, so the result does not depend on scheduling and
 //! is bitwise reproducible for a given thread count.
 
@@ -319,7 +321,7 @@ impl<T: SimdScalar, L: VLoss<T>> WithSimd for SweepSimd<'_, T, L> {
         let rs = split_rows(r, nt, chunk_rows, k);
         let ds = split_rows(d, nt, chunk_rows, k);
         let mut stats = vec![[0.0f64; 2]; nt];
-        rayon::scope(|sc| {
+        rayon::in_place_scope(|sc| {
             let mut parts = gts.into_iter().zip(scratches).zip(rs).zip(ds).zip(stats.iter_mut()).enumerate();
             let mut first = None;
             for (c, ((((gt, scratch), r), d), st)) in &mut parts {
