@@ -105,8 +105,8 @@ impl FaerBackend {
         self.workers
     }
 
-    /// Sets the smallest sweep size n·d·k that is split across threads
-    /// (default 2²⁰). Meant for tests (0 forces the parallel path on small
+    /// Sets the smallest sweep size n·d·k, and product size (multiply-adds),
+    /// that is split across threads (default 2²⁰). Meant for tests (0 forces the parallel path on small
     /// shapes) and for tuning.
     #[doc(hidden)]
     pub fn with_min_parallel_work(mut self, work: usize) -> Self {
@@ -114,10 +114,14 @@ impl FaerBackend {
         self
     }
 
-    /// faer's parallelism setting for the products.
-    fn par(&self) -> Par {
+    /// faer's parallelism for a product of `work` multiply-adds: sequential
+    /// below the backend's smallest parallel work, where waking threads costs
+    /// more than it saves (the Gram path at S2, n = 200, k = 10, ran at half
+    /// its one-thread rate on two threads).
+    fn par(&self, work: usize) -> Par {
         match self.workers {
             1 => Par::Seq,
+            _ if work < self.min_par_work => Par::Seq,
             n => Par::rayon(n),
         }
     }
@@ -139,12 +143,14 @@ impl<T: FaerScalar> Backend<T> for FaerBackend {
     fn gemm(&self, c: MatMut<'_, T>, beta: T, a: MatRef<'_, T>, b: MatRef<'_, T>, alpha: T) {
         assert_eq!(a.ncols(), b.nrows(), "gemm: inner dimensions {} and {}", a.ncols(), b.nrows());
         assert_shape("gemm C", c.shape(), (a.nrows(), b.ncols()));
-        product::gemm(c, beta, a, b, alpha, self.par());
+        let work = c.nrows().saturating_mul(c.ncols()).saturating_mul(a.ncols());
+        product::gemm(c, beta, a, b, alpha, self.par(work));
     }
 
     fn syrk(&self, c: MatMut<'_, T>, a: MatRef<'_, T>) {
         assert_shape("syrk C", c.shape(), (a.nrows(), a.nrows()));
-        product::syrk(c, a, self.par());
+        let work = a.nrows().saturating_mul(a.nrows()).saturating_mul(a.ncols()) / 2;
+        product::syrk(c, a, self.par(work));
     }
 
     fn sweep(
@@ -168,7 +174,7 @@ impl<T: FaerScalar> Backend<T> for FaerBackend {
         if let Some(out) = gtg {
             let k = g.ncols();
             assert!(out.len() >= k * k, "grad_stats: GᵀG buffer has {} elements, needs {}", out.len(), k * k);
-            product::gram(g, out, self.par());
+            product::gram(g, out, self.par(g.nrows().saturating_mul(k).saturating_mul(k)));
         }
         elementwise::dot(g, g)
     }
@@ -181,7 +187,7 @@ impl<T: FaerScalar> Backend<T> for FaerBackend {
             Step::Scale(s) => elementwise::step_map(g, eta_prev, w, p, move |x| s * x, self.workers),
             Step::Right(phi) => {
                 assert_shape("precond_update Φ", phi.shape(), (k, k));
-                product::right_step(g, phi, eta_prev, w, p, self.par());
+                product::right_step(g, phi, eta_prev, w, p, self.par(d.saturating_mul(k).saturating_mul(k)));
             }
             Step::Separable(pc) => {
                 pc.dispatch_separable(elementwise::SeparableStep { g, eta_prev, w, p, workers: self.workers })
