@@ -36,7 +36,10 @@ fn time(reps: usize, mut f: impl FnMut()) -> (f64, f64) {
     (t[t.len() / 2], t[0])
 }
 
-fn bench<T: SimdScalar>(n: usize, d: usize, k: usize, reps: usize) {
+fn bench<T: SimdScalar>(n: usize, d: usize, k: usize, reps: usize)
+where
+    SimdBackend: Backend<T>,
+{
     let x = mat::<T>(n, d, 1);
     let p = mat::<T>(d, k, 2);
     let r0 = mat::<T>(n, k, 3);
@@ -85,7 +88,10 @@ fn bench<T: SimdScalar>(n: usize, d: usize, k: usize, reps: usize) {
 
 /// The O(dk) passes on a d×k matrix: precond_update (adam), loss_grad
 /// (huber), grad_stats (‖G‖² and GᵀG), at every level and with faer.
-fn elementwise<T: SimdScalar>(d: usize, k: usize, reps: usize) {
+fn elementwise<T: SimdScalar>(d: usize, k: usize, reps: usize)
+where
+    SimdBackend: Backend<T>,
+{
     let g = mat::<T>(d, k, 5);
     let adam = Precond::Adam { eps: 1e-3 };
     let huber = Loss::Huber { delta: 0.1 };

@@ -212,7 +212,21 @@ fn assert_shape(what: &str, got: (usize, usize), want: (usize, usize)) {
     assert_eq!(got, want, "{what}: shape {got:?}, expected {want:?}");
 }
 
-impl<T: SimdScalar> Backend<T> for SimdBackend {
+/// The kernels, written once over the element type. [`SimdBackend`]'s
+/// `Backend<f32>` and `Backend<f64>` (below) forward to them from concrete,
+/// non-generic methods, so the kernels are compiled once, in this crate,
+/// instead of again in every crate that uses the backend (each instantiation
+/// is every SIMD level × every loss: minutes of compile time per crate).
+struct Kernels<'a>(&'a SimdBackend);
+
+impl core::ops::Deref for Kernels<'_> {
+    type Target = SimdBackend;
+    fn deref(&self) -> &SimdBackend {
+        self.0
+    }
+}
+
+impl<T: SimdScalar> Backend<T> for Kernels<'_> {
     fn name(&self) -> &'static str {
         "simd"
     }
@@ -314,3 +328,55 @@ impl<T: SimdScalar> Backend<T> for SimdBackend {
         with_loss(loss, ops::AlongRun { token: self.token, r, q, eta })
     }
 }
+
+/// `Backend<$t>` for [`SimdBackend`], forwarding to [`Kernels`].
+macro_rules! concrete_backend {
+    ($t:ty) => {
+        impl Backend<$t> for SimdBackend {
+            fn name(&self) -> &'static str {
+                <Kernels<'_> as Backend<$t>>::name(&Kernels(self))
+            }
+            fn kernel(&self) -> String {
+                <Kernels<'_> as Backend<$t>>::kernel(&Kernels(self))
+            }
+            fn gemm(&self, c: MatMut<'_, $t>, beta: $t, a: MatRef<'_, $t>, b: MatRef<'_, $t>, alpha: $t) {
+                Kernels(self).gemm(c, beta, a, b, alpha)
+            }
+            fn syrk(&self, c: MatMut<'_, $t>, a: MatRef<'_, $t>) {
+                Kernels(self).syrk(c, a)
+            }
+            fn sweep(
+                &self,
+                x: MatRef<'_, $t>,
+                update: ResidualUpdate<'_, $t>,
+                r: MatMut<'_, $t>,
+                loss: &Loss,
+                d: MatMut<'_, $t>,
+                g: MatMut<'_, $t>,
+            ) -> SweepStats {
+                Kernels(self).sweep(x, update, r, loss, d, g)
+            }
+            fn loss_grad(&self, r: MatRef<'_, $t>, loss: &Loss, d: MatMut<'_, $t>) -> SweepStats {
+                Kernels(self).loss_grad(r, loss, d)
+            }
+            fn grad_stats(&self, g: MatRef<'_, $t>, gtg: Option<&mut [f64]>) -> f64 {
+                Kernels(self).grad_stats(g, gtg)
+            }
+            fn precond_update(&self, g: MatRef<'_, $t>, step: Step<'_, $t>, eta_prev: $t, w: MatMut<'_, $t>, p: MatMut<'_, $t>) {
+                Kernels(self).precond_update(g, step, eta_prev, w, p)
+            }
+            fn axpy(&self, y: MatMut<'_, $t>, alpha: $t, x: MatRef<'_, $t>) {
+                Kernels(self).axpy(y, alpha, x)
+            }
+            fn dot(&self, a: MatRef<'_, $t>, b: MatRef<'_, $t>) -> f64 {
+                Kernels(self).dot(a, b)
+            }
+            fn loss_along(&self, r: MatRef<'_, $t>, q: MatRef<'_, $t>, eta: $t, loss: &Loss) -> f64 {
+                Kernels(self).loss_along(r, q, eta, loss)
+            }
+        }
+    };
+}
+
+concrete_backend!(f32);
+concrete_backend!(f64);

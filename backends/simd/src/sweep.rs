@@ -394,9 +394,6 @@ impl<T: SimdScalar, L: VLoss<T>> Chunk<'_, T, L> {
         gpart.fill(T::ZERO);
         let (gsum, mut gtotal): (&mut [T], Option<&mut [T]>) = if blocked { (gpart, Some(gt)) } else { (gt, None) };
         let mut unflushed = 0;
-        // The vector accumulators of Q (one per row and column of a block).
-        let (accv, _) = T::as_mut_simd::<S>(accbuf);
-        let zero = T::vsplat(s, T::ZERO);
         // Columns of X per chunk: 4 KiB of each row (a multiple of every lane count).
         let lc = 4096 / core::mem::size_of::<T>();
         let mut stats = [0.0f64; 2];
@@ -411,48 +408,17 @@ impl<T: SimdScalar, L: VLoss<T>> Chunk<'_, T, L> {
                 (&xb[..blen * dd], dd)
             };
             let xoff = if x_contig { b0 } else { 0 };
-            let row = |i: usize| -> &[T] {
-                if dd == 0 {
-                    return &[];
-                }
-                let start = (xoff + i) * xrs;
-                &xs[start..start + dd]
-            };
-            // Row t of the next block (empty when there is none or X is copied).
-            let next_row = |t: usize| -> &[T] {
-                let i = b0 + blen + t;
-                if !pf.is_on() || dd == 0 || i >= n || t >= block {
-                    return &[];
-                }
-                let start = i * xrs;
-                &xs[start..start + dd]
-            };
+            let rows = BlockRows { xs, stride: xrs, off: xoff, d: dd, len: blen };
+            // The next block, prefetched during the rank updates (X in place only).
+            let next_len = if pf.is_on() { block.min(n - b0 - blen) } else { 0 };
+            let next = BlockRows { xs, stride: xrs, off: b0 + blen, d: dd, len: next_len };
             let rb = &mut r[b0 * k..(b0 + blen) * k];
             let db = &mut d[b0 * k..(b0 + blen) * k];
             // 1–2: R_B −= η·X_B·P (or the given Q), D_B = ∇ℓ(R_B).
             let st = match mode {
                 Mode::Step => {
                     let qg = &mut qb[..blen * k];
-                    let acc = &mut accv[..blen * k];
-                    acc.fill(zero);
-                    let mut l0 = 0;
-                    while l0 < dd {
-                        let l1 = dd.min(l0 + lc);
-                        let mut t = 0;
-                        while t + GROUP_ROWS <= blen {
-                            let x4 = [row(t), row(t + 1), row(t + 2), row(t + 3)];
-                            q_rows::<T, S, 4>(s, x4, pt, k, dd, l0, l1, &mut acc[t * k..(t + 4) * k]);
-                            t += GROUP_ROWS;
-                        }
-                        while t < blen {
-                            q_rows::<T, S, 1>(s, [row(t)], pt, k, dd, l0, l1, &mut acc[t * k..(t + 1) * k]);
-                            t += 1;
-                        }
-                        l0 = l1;
-                    }
-                    for (qv, av) in qg.iter_mut().zip(acc.iter()) {
-                        *qv = T::vsum(s, *av);
-                    }
+                    s.vectorize(QPass { x: rows, pt, k, lc, accbuf: &mut *accbuf, q: &mut *qg });
                     update_grad::<T, S, L, true>(s, l, rb, qg, eta, db)
                 }
                 Mode::Product => update_grad::<T, S, L, true>(s, l, rb, &q[b0 * k..(b0 + blen) * k], eta, db),
@@ -461,22 +427,7 @@ impl<T: SimdScalar, L: VLoss<T>> Chunk<'_, T, L> {
             stats[0] += st[0];
             stats[1] += st[1];
             // 3: G += X_Bᵀ·D_B, each chunk of G updated by all the rows of the block.
-            let mut l0 = 0;
-            while l0 < dd {
-                let l1 = dd.min(l0 + lc);
-                let mut t = 0;
-                while t + GROUP_ROWS <= blen {
-                    let x4 = [row(t), row(t + 1), row(t + 2), row(t + 3)];
-                    let nx = [next_row(t), next_row(t + 1), next_row(t + 2), next_row(t + 3)];
-                    rank_update::<T, S, 4>(s, x4, &db[t * k..(t + 4) * k], k, gsum, dd, l0, l1, pf, nx);
-                    t += GROUP_ROWS;
-                }
-                while t < blen {
-                    rank_update::<T, S, 1>(s, [row(t)], &db[t * k..(t + 1) * k], k, gsum, dd, l0, l1, pf, [next_row(t)]);
-                    t += 1;
-                }
-                l0 = l1;
-            }
+            s.vectorize(GPass { x: rows, next, dcoef: db, k, lc, g: &mut *gsum, pf });
             b0 += blen;
             unflushed += blen;
             if let Some(total) = gtotal.as_deref_mut() {
@@ -488,5 +439,110 @@ impl<T: SimdScalar, L: VLoss<T>> Chunk<'_, T, L> {
             }
         }
         stats
+    }
+}
+
+/// The rows of one block of X: row i is `xs[(off + i)·stride..][..d]`, for
+/// i < len (an empty slice beyond).
+#[derive(Clone, Copy)]
+struct BlockRows<'a, T> {
+    xs: &'a [T],
+    stride: usize,
+    off: usize,
+    d: usize,
+    len: usize,
+}
+
+impl<'a, T> BlockRows<'a, T> {
+    #[inline(always)]
+    fn row(self, i: usize) -> &'a [T] {
+        if self.d == 0 || i >= self.len {
+            return &[];
+        }
+        let start = (self.off + i) * self.stride;
+        &self.xs[start..start + self.d]
+    }
+}
+
+/// Step 1 of a block: Q_B = X_B·P into `q` (`x.len`×k), through vector
+/// accumulators in `accbuf`, by chunks of `lc` columns. Its own `WithSimd`
+/// (run through `vectorize`), not generic over the loss: the kernels are
+/// compiled once per element type and level, not once per loss as well.
+struct QPass<'a, T> {
+    x: BlockRows<'a, T>,
+    pt: &'a [T],
+    k: usize,
+    lc: usize,
+    accbuf: &'a mut [T],
+    q: &'a mut [T],
+}
+
+impl<T: SimdScalar> WithSimd for QPass<'_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, s: S) {
+        let QPass { x, pt, k, lc, accbuf, q } = self;
+        let (blen, dd) = (x.len, x.d);
+        let (accv, _) = T::as_mut_simd::<S>(accbuf);
+        let acc = &mut accv[..blen * k];
+        acc.fill(T::vsplat(s, T::ZERO));
+        let mut l0 = 0;
+        while l0 < dd {
+            let l1 = dd.min(l0 + lc);
+            let mut t = 0;
+            while t + GROUP_ROWS <= blen {
+                let x4 = [x.row(t), x.row(t + 1), x.row(t + 2), x.row(t + 3)];
+                q_rows::<T, S, 4>(s, x4, pt, k, dd, l0, l1, &mut acc[t * k..(t + 4) * k]);
+                t += GROUP_ROWS;
+            }
+            while t < blen {
+                q_rows::<T, S, 1>(s, [x.row(t)], pt, k, dd, l0, l1, &mut acc[t * k..(t + 1) * k]);
+                t += 1;
+            }
+            l0 = l1;
+        }
+        for (qv, av) in q.iter_mut().zip(acc.iter()) {
+            *qv = T::vsum(s, *av);
+        }
+    }
+}
+
+/// Step 3 of a block: G += X_Bᵀ·D_B (`g`: Gᵀ, k×d), each chunk of `lc`
+/// columns of G updated by all the rows of the block, the rows of `next`
+/// prefetched on the way. Not generic over the loss (see [`QPass`]).
+struct GPass<'a, T> {
+    x: BlockRows<'a, T>,
+    next: BlockRows<'a, T>,
+    dcoef: &'a [T],
+    k: usize,
+    lc: usize,
+    g: &'a mut [T],
+    pf: Prefetch,
+}
+
+impl<T: SimdScalar> WithSimd for GPass<'_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, s: S) {
+        let GPass { x, next, dcoef, k, lc, g, pf } = self;
+        let (blen, dd) = (x.len, x.d);
+        let mut l0 = 0;
+        while l0 < dd {
+            let l1 = dd.min(l0 + lc);
+            let mut t = 0;
+            while t + GROUP_ROWS <= blen {
+                let x4 = [x.row(t), x.row(t + 1), x.row(t + 2), x.row(t + 3)];
+                let nx = [next.row(t), next.row(t + 1), next.row(t + 2), next.row(t + 3)];
+                rank_update::<T, S, 4>(s, x4, &dcoef[t * k..(t + 4) * k], k, g, dd, l0, l1, pf, nx);
+                t += GROUP_ROWS;
+            }
+            while t < blen {
+                rank_update::<T, S, 1>(s, [x.row(t)], &dcoef[t * k..(t + 1) * k], k, g, dd, l0, l1, pf, [next.row(t)]);
+                t += 1;
+            }
+            l0 = l1;
+        }
     }
 }

@@ -1,10 +1,13 @@
 //! The conformance kit of the kernel layer against the SIMD backend: every
 //! operation, hostile shapes and layouts, f32 and f64, at every level this
 //! CPU has, with one and two threads (and the parallel sweep forced).
-use dspgd_backend::conformance;
+use dspgd_backend::{conformance, Backend};
 use dspgd_simd::{Level, LevelError, SimdBackend, SimdScalar};
 
-fn run<T: SimdScalar>(b: SimdBackend) {
+fn run<T: SimdScalar>(b: SimdBackend)
+where
+    SimdBackend: Backend<T>,
+{
     let tol = conformance::default_tol::<T>();
     let n = conformance::check::<T>(&b, tol).unwrap_or_else(|e| panic!("{b:?} ({}): {e}", T::NAME));
     assert!(n > 1000, "only {n} checks ran");
@@ -17,7 +20,10 @@ fn levels() -> Vec<Level> {
     levels
 }
 
-fn all_levels<T: SimdScalar>(threads: usize, min_par_work: Option<usize>) {
+fn all_levels<T: SimdScalar>(threads: usize, min_par_work: Option<usize>)
+where
+    SimdBackend: Backend<T>,
+{
     for level in levels() {
         let mut b = SimdBackend::with_level(level, threads).expect("available level");
         if let Some(w) = min_par_work {

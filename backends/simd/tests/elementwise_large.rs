@@ -23,7 +23,10 @@ fn rel(a: f64, b: f64) -> f64 {
     }
 }
 
-fn check<T: SimdScalar>(m: usize, k: usize, tol: f64) {
+fn check<T: SimdScalar>(m: usize, k: usize, tol: f64)
+where
+    SimdBackend: Backend<T>,
+{
     let g0 = mat::<T>(m, k, 11, 4.0);
     let h0 = mat::<T>(m, k, 12, 4.0);
     let w0 = mat::<T>(m, k, 13, 1.0);

@@ -59,7 +59,10 @@ struct Case<T> {
     want: (SweepStats, Mat<T>, Mat<T>, Mat<T>),
 }
 
-fn check_shape<T: SimdScalar>(n: usize, d: usize, k: usize, tol: f64) {
+fn check_shape<T: SimdScalar>(n: usize, d: usize, k: usize, tol: f64)
+where
+    SimdBackend: Backend<T>,
+{
     let x = mat::<T>(n, d, 1);
     // P scaled so that X·P is of order 1.
     let p = Mat::from_fn(d, k, |i, j| T::from_f64(mat::<f64>(d, k, 2).at(i, j) * 4.0 / (d as f64).sqrt()));
