@@ -83,6 +83,18 @@ impl<T: Scalar> Stored<T> {
     }
 }
 
+/// A deterministic pseudo-random r×c matrix with entries in [−0.5, 0.5)
+/// (xorshift from `seed`), the backends' shared test input.
+pub fn pseudo_random<T: Scalar>(r: usize, c: usize, seed: u64) -> Mat<T> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    Mat::from_fn(r, c, |_, _| {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        T::from_f64((s >> 11) as f64 / (1u64 << 53) as f64 - 0.5)
+    })
+}
+
 /// ‖a − b‖/‖b‖ in f64 (absolute when b = 0).
 pub fn rel_diff<T: Scalar>(a: MatRef<'_, T>, b: MatRef<'_, T>) -> f64 {
     let nb = crate::norm_fro(b);

@@ -6,16 +6,7 @@
 use dspgd_backend::{Backend, Mat, Precond, Reference, Scalar, Step};
 use dspgd_faer::{FaerBackend, FaerScalar};
 
-/// A deterministic pseudo-random matrix with entries in [−0.5, 0.5).
-fn mat<T: Scalar>(r: usize, c: usize, seed: u64) -> Mat<T> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    Mat::from_fn(r, c, |_, _| {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        T::from_f64((s >> 11) as f64 / (1u64 << 53) as f64 - 0.5)
-    })
-}
+use dspgd_backend::conformance::pseudo_random as mat;
 
 fn bits<T: Scalar>(m: &Mat<T>) -> Vec<u64> {
     m.as_slice().iter().map(|v| v.to_f64().to_bits()).collect()

@@ -2,19 +2,10 @@
 //! default settings split the rows across threads and X spans several
 //! row blocks, against the reference backend.
 use dspgd_backend::conformance::{rel_diff, Layout, Stored, LAYOUTS};
-use dspgd_backend::{Backend, Loss, Mat, Reference, ResidualUpdate, Scalar};
+use dspgd_backend::{Backend, Loss, Mat, Reference, ResidualUpdate};
 use dspgd_faer::{FaerBackend, FaerScalar};
 
-/// A deterministic pseudo-random matrix with entries in [−0.5, 0.5).
-fn mat<T: Scalar>(r: usize, c: usize, seed: u64) -> Mat<T> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    Mat::from_fn(r, c, |_, _| {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        T::from_f64((s >> 11) as f64 / (1u64 << 53) as f64 - 0.5)
-    })
-}
+use dspgd_backend::conformance::pseudo_random as mat;
 
 fn check<T: FaerScalar>(b: &FaerBackend, n: usize, d: usize, k: usize, lx: Layout, tol: f64) {
     let x = Stored::new(mat::<T>(n, d, 1).as_ref(), lx);

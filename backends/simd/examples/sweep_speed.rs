@@ -7,20 +7,12 @@
 //! Defaults: n = 2000, d = 20000, k = 1 and 4, 7 repetitions; both f64 and
 //! f32. Prints the median and the best time per sweep, and the time of one
 //! plain read of X (a sum) as the memory-bandwidth floor.
-use dspgd_backend::{Backend, Loss, Mat, Precond, ResidualUpdate, Scalar, Step};
+use dspgd_backend::{Backend, Loss, Mat, Precond, ResidualUpdate, Step};
 use dspgd_faer::FaerBackend;
 use dspgd_simd::{Level, SimdBackend, SimdScalar};
 use std::time::Instant;
 
-fn mat<T: Scalar>(r: usize, c: usize, seed: u64) -> Mat<T> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    Mat::from_fn(r, c, |_, _| {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        T::from_f64((s >> 11) as f64 / (1u64 << 53) as f64 - 0.5)
-    })
-}
+use dspgd_backend::conformance::pseudo_random as mat;
 
 /// (median, best) in milliseconds.
 fn time(reps: usize, mut f: impl FnMut()) -> (f64, f64) {

@@ -7,16 +7,7 @@ use dspgd_backend::conformance::{rel_diff, Layout, Stored, LAYOUTS};
 use dspgd_backend::{Backend, Loss, Mat, MatRef, Reference, ResidualUpdate, Scalar, SweepStats};
 use dspgd_simd::{Level, SimdBackend, SimdScalar};
 
-/// A deterministic pseudo-random matrix with entries in [−0.5, 0.5).
-fn mat<T: Scalar>(r: usize, c: usize, seed: u64) -> Mat<T> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    Mat::from_fn(r, c, |_, _| {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        T::from_f64((s >> 11) as f64 / (1u64 << 53) as f64 - 0.5)
-    })
-}
+use dspgd_backend::conformance::pseudo_random as mat;
 
 /// (n, d, k): every k of the small-k kernels and two beyond, every column
 /// block width (k = 5, 6, 10, 13 = 5 + 4 + 4, 16 = 6 + 5 + 5, 17, 32), and in
