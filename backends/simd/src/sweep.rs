@@ -210,13 +210,7 @@ impl<T: SimdScalar> LossOp<T> for SweepRun<'_, T> {
             let pt: &[T] = match (pt_direct, p) {
                 (Some(p), _) => &p.as_slice()[..k * dd],
                 (None, Some(p)) if mode == Mode::Step => {
-                    let (prs, pcs) = (p.row_stride(), p.col_stride());
-                    let ps = p.as_slice();
-                    for (j, row) in pt_buf.chunks_exact_mut(dd).enumerate() {
-                        for (l, v) in row.iter_mut().enumerate() {
-                            *v = ps[l * prs + j * pcs];
-                        }
-                    }
+                    gather_rows(p.transpose(), 0, k, pt_buf);
                     pt_buf
                 }
                 _ => &[],
@@ -260,14 +254,7 @@ impl<T: SimdScalar> LossOp<T> for SweepRun<'_, T> {
             });
 
             // G from the (reduced) Gᵀ of chunk 0.
-            let gt = &gt_buf[..gt_len];
-            let (grs, gcs) = (g.row_stride(), g.col_stride());
-            let gs = g.as_mut_slice();
-            for (j, row) in gt.chunks_exact(dd.max(1)).enumerate().take(k) {
-                for (l, v) in row.iter().enumerate() {
-                    gs[l * grs + j * gcs] = *v;
-                }
-            }
+            scatter_rows(&mut g.rb_mut().transpose(), 0, k, &gt_buf[..gt_len]);
             if !r_direct && mode != Mode::Keep {
                 scatter_rows(&mut r, 0, n, r_buf);
             }
