@@ -18,6 +18,8 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use dspgd::kernels::huge_pages::vec_with_capacity;
+
 const MAGIC: &[u8; 6] = b"\x93NUMPY";
 /// Bytes converted per chunk while reading the data.
 const CHUNK: usize = 1 << 16;
@@ -211,8 +213,8 @@ fn read_from(mut r: impl Read, len: u64, path: &Path) -> Result<Array, NpyError>
         ));
     }
     let data = match header.dtype {
-        DType::F32 => Data::F32(read_elems(&mut r, path, count, header.endian, f32::from_le_bytes, f32::from_be_bytes)?),
-        DType::F64 => Data::F64(read_elems(&mut r, path, count, header.endian, f64::from_le_bytes, f64::from_be_bytes)?),
+        DType::F32 => Data::F32(read_elems(&mut r, path, count, header.endian, f32::from_le_bytes, f32::from_be_bytes, vec_with_capacity(count))?),
+        DType::F64 => Data::F64(read_elems(&mut r, path, count, header.endian, f64::from_le_bytes, f64::from_be_bytes, vec_with_capacity(count))?),
     };
     let mut array = Array { shape: header.shape, data };
     if header.fortran_order && array.shape.len() == 2 {
@@ -296,10 +298,10 @@ pub fn read_rows(path: &Path, rows: std::ops::Range<usize>) -> Result<Array, Npy
         le: fn([u8; N]) -> T,
         be: fn([u8; N]) -> T,
     ) -> Result<Vec<T>, NpyError> {
-        let mut out = Vec::with_capacity(ranges.iter().map(|r| r.1).sum());
+        let mut out = vec_with_capacity(ranges.iter().map(|r| r.1).sum());
         for &(start, count) in ranges {
             file.seek(SeekFrom::Start(data_offset + (start * N) as u64)).map_err(|e| err(path, format!("cannot seek in the data: {e}")))?;
-            out.extend(read_elems(&mut BufReader::new(&mut *file), path, count, endian, le, be)?);
+            out = read_elems(&mut BufReader::new(&mut *file), path, count, endian, le, be, out)?;
         }
         Ok(out)
     }
@@ -320,6 +322,8 @@ pub fn read_rows(path: &Path, rows: std::ops::Range<usize>) -> Result<Array, Npy
     Ok(Array { shape, data })
 }
 
+/// Reads `count` elements and appends them to `out` (allocated by the
+/// caller, so that a large array asks for huge pages before it is written).
 fn read_elems<T: Copy + Default, const N: usize>(
     r: &mut impl Read,
     path: &Path,
@@ -327,12 +331,12 @@ fn read_elems<T: Copy + Default, const N: usize>(
     endian: Endian,
     le: fn([u8; N]) -> T,
     be: fn([u8; N]) -> T,
+    mut out: Vec<T>,
 ) -> Result<Vec<T>, NpyError> {
     let conv = match endian {
         Endian::Little => le,
         Endian::Big => be,
     };
-    let mut out = Vec::with_capacity(count);
     // Never larger than the data itself: a 3-element file costs 24 bytes, not a whole chunk.
     let mut buf = vec![0u8; count.min(CHUNK) * N];
     let mut left = count;
@@ -353,7 +357,7 @@ fn fortran_to_c<T: Copy>(v: &[T], rows: usize, cols: usize) -> Vec<T> {
     if v.is_empty() {
         return Vec::new();
     }
-    let mut out = Vec::with_capacity(v.len());
+    let mut out = vec_with_capacity(v.len());
     for i in 0..rows {
         out.extend((0..cols).map(|j| v[i + j * rows]));
     }

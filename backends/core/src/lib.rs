@@ -17,6 +17,7 @@
 
 pub mod backend;
 pub mod conformance;
+pub mod huge_pages;
 pub mod loss;
 pub mod precond;
 pub mod reference;

@@ -334,7 +334,8 @@ impl<'a, T: Copy> MatMut<'a, T> {
     }
 }
 
-/// An owned, dense, row-major (C order) matrix.
+/// An owned, dense, row-major (C order) matrix. Its constructors ask for
+/// huge pages when the buffer is 4 MiB or more ([`crate::huge_pages`]).
 #[derive(Clone, PartialEq)]
 pub struct Mat<T> {
     data: Vec<T>,
@@ -351,7 +352,10 @@ impl<T: fmt::Debug> fmt::Debug for Mat<T> {
 impl<T: Copy + Default> Mat<T> {
     /// An `nrows × ncols` matrix of zeros (`T::default()`).
     pub fn zeros(nrows: usize, ncols: usize) -> Self {
-        Self { data: vec![T::default(); nrows * ncols], nrows, ncols }
+        let len = nrows * ncols;
+        let mut data = crate::huge_pages::vec_with_capacity(len);
+        data.resize(len, T::default());
+        Self { data, nrows, ncols }
     }
     /// Takes ownership of a row-major vector.
     ///
@@ -363,7 +367,7 @@ impl<T: Copy + Default> Mat<T> {
     }
     /// Builds a matrix from a function of (i, j).
     pub fn from_fn(nrows: usize, ncols: usize, mut f: impl FnMut(usize, usize) -> T) -> Self {
-        let mut data = Vec::with_capacity(nrows * ncols);
+        let mut data = crate::huge_pages::vec_with_capacity(nrows * ncols);
         for i in 0..nrows {
             for j in 0..ncols {
                 data.push(f(i, j));
