@@ -509,6 +509,10 @@ fn info_json_lists_the_backends() {
     }
     assert!(v["version"].is_string());
     assert!(v["available_threads"].as_u64().unwrap() >= 1);
+    assert_eq!(v["huge_pages"]["min_bytes"], 4 << 20, "{v}");
+    if cfg!(target_os = "linux") && std::path::Path::new("/sys/kernel/mm/transparent_hugepage/enabled").exists() {
+        assert!(v["huge_pages"]["thp_mode"].is_string(), "{v}");
+    }
     assert!(v["build"]["rustc"].as_str().unwrap().contains("rustc") || v["build"]["rustc"] == "unknown");
     assert!(v["cpu"]["features"].is_object());
     let o = dspgd(&["info"]);

@@ -90,6 +90,10 @@ pub fn info_json() -> Value {
             "features": features,
         },
         "available_threads": threads,
+        "huge_pages": {
+            "thp_mode": dspgd::kernels::huge_pages::system_mode(),
+            "min_bytes": dspgd::kernels::huge_pages::MIN_BYTES,
+        },
         "simd_env": std::env::var("DSPGD_SIMD").ok(),
         "openblas": openblas_json(),
         "build": {
@@ -141,6 +145,14 @@ pub fn run(a: &InfoArgs) -> Result<u8> {
         println!("  missing:    {}", off.join(" "));
     }
     println!("threads:      {} available (solve uses --threads, default 1; 0 = all)", v["available_threads"]);
+    match v["huge_pages"]["thp_mode"].as_str() {
+        Some(mode @ ("always" | "madvise")) => {
+            let mib = v["huge_pages"]["min_bytes"].as_u64().unwrap_or(0) >> 20;
+            println!("huge pages:   {mode} (buffers of {mib} MiB or more, X among them, ask for them)")
+        }
+        Some(mode) => println!("huge pages:   {mode} (transparent huge pages are off: large X reads slower)"),
+        None => println!("huge pages:   not available here"),
+    }
     println!("build:");
     println!("  rustc:      {}", BUILD_INFO.rustc);
     println!("  profile:    {}", BUILD_INFO.profile);

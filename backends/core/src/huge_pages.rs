@@ -42,6 +42,21 @@ pub fn vec_with_capacity<T>(capacity: usize) -> Vec<T> {
     v
 }
 
+/// The system's transparent-huge-page mode (`always`, `madvise` or
+/// `never`), or `None` where there is none to read (not Linux, or a kernel
+/// without THP). With `madvise` or `always`, [`vec_with_capacity`]'s advice
+/// is followed.
+pub fn system_mode() -> Option<String> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let s = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").ok()?;
+    // The file lists the modes with the current one in brackets.
+    let start = s.find('[')? + 1;
+    let end = s[start..].find(']')? + start;
+    Some(s[start..end].to_string())
+}
+
 /// Asks for huge pages over the whole pages inside `addr..addr + bytes`.
 #[cfg(target_os = "linux")]
 fn advise(addr: usize, bytes: usize) {

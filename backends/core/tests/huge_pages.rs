@@ -2,7 +2,7 @@
 //! vector, and on Linux with transparent huge pages available its pages are
 //! backed by huge pages once written (read back from /proc/self/smaps).
 
-use dspgd_backend::huge_pages::{vec_with_capacity, MIN_BYTES};
+use dspgd_backend::huge_pages::{system_mode, vec_with_capacity, MIN_BYTES};
 
 #[test]
 fn behaves_as_a_vector() {
@@ -15,15 +15,9 @@ fn behaves_as_a_vector() {
     }
     let z: Vec<()> = vec_with_capacity(10);
     assert!(z.is_empty());
-}
-
-/// The THP mode in brackets (`always`, `madvise`, `never`), if the kernel has THP.
-#[cfg(target_os = "linux")]
-fn thp_mode() -> Option<String> {
-    let s = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").ok()?;
-    let start = s.find('[')? + 1;
-    let end = s[start..].find(']')? + start;
-    Some(s[start..end].to_string())
+    if let Some(mode) = system_mode() {
+        assert!(["always", "madvise", "never"].contains(&mode.as_str()), "unexpected THP mode {mode:?}");
+    }
 }
 
 /// kB of anonymous huge pages in the mapping that holds `addr`.
@@ -51,7 +45,7 @@ fn huge_kb_at(addr: usize) -> usize {
 #[cfg(target_os = "linux")]
 #[test]
 fn large_buffers_get_huge_pages() {
-    let Some(mode) = thp_mode() else {
+    let Some(mode) = system_mode() else {
         eprintln!("no transparent huge pages on this kernel: nothing to check");
         return;
     };
