@@ -152,3 +152,68 @@ pub(crate) fn scatter_rows<T: Copy>(m: &mut MatMut<'_, T>, i0: usize, len: usize
 pub(crate) fn block_rows(ncols: usize) -> usize {
     (BLOCK_ELEMS / ncols.max(1)).max(1)
 }
+
+/// Rows per tile of [`transpose_into`] and [`transpose_from`].
+const TILE: usize = 16;
+
+/// `dst` (k×d, row-major) = the transpose of `src` (d×k). For `src` with
+/// contiguous rows (the solver's P), by tiles of [`TILE`] rows: each tile
+/// is read from a few cache lines and written as k runs of [`TILE`]
+/// elements, with constant-length inner loops (no bounds checks); other
+/// layouts go through [`gather_rows`].
+pub(crate) fn transpose_into<T: Copy>(src: MatRef<'_, T>, dst: &mut [T]) {
+    let (d, k) = src.shape();
+    if k <= 1 || src.col_stride() != 1 {
+        gather_rows(src.transpose(), 0, k, dst);
+        return;
+    }
+    let rs = src.row_stride();
+    let s = src.as_slice();
+    let dst = &mut dst[..k * d];
+    let tiles = d / TILE;
+    for t in 0..tiles {
+        let l0 = t * TILE;
+        let tile = &s[l0 * rs..(l0 + TILE - 1) * rs + k];
+        for j in 0..k {
+            let out: &mut [T; TILE] = (&mut dst[j * d + l0..j * d + l0 + TILE]).try_into().expect("a tile");
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = tile[i * rs + j];
+            }
+        }
+    }
+    for l in tiles * TILE..d {
+        for j in 0..k {
+            dst[j * d + l] = s[l * rs + j];
+        }
+    }
+}
+
+/// The transpose of `src` (k×d, row-major) into `dst` (d×k): the inverse of
+/// [`transpose_into`], by tiles of [`TILE`] rows of `dst` when its rows are
+/// contiguous (the solver's G); other layouts go through [`scatter_rows`].
+pub(crate) fn transpose_from<T: Copy>(src: &[T], dst: &mut MatMut<'_, T>) {
+    let (d, k) = dst.shape();
+    if k <= 1 || dst.col_stride() != 1 {
+        scatter_rows(&mut dst.rb_mut().transpose(), 0, k, src);
+        return;
+    }
+    let rs = dst.row_stride();
+    let out = dst.as_mut_slice();
+    let src = &src[..k * d];
+    let tiles = d / TILE;
+    for t in 0..tiles {
+        let l0 = t * TILE;
+        let tile = &mut out[l0 * rs..(l0 + TILE - 1) * rs + k];
+        for j in 0..k {
+            let col: &[T; TILE] = (&src[j * d + l0..j * d + l0 + TILE]).try_into().expect("a tile");
+            for (i, v) in col.iter().enumerate() {
+                tile[i * rs + j] = *v;
+            }
+        }
+    }
+    for l in tiles * TILE..d {
+        for j in 0..k {
+            out[l * rs + j] = src[j * d + l];
+        }
+    }
+}

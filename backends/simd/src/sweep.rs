@@ -35,7 +35,7 @@
 
 use crate::elem::SimdScalar;
 use crate::kernels::{q_rows, rank_update};
-use crate::layout::{gather_rows, row_run, row_run_mut, scatter_rows};
+use crate::layout::{gather_rows, row_run, row_run_mut, scatter_rows, transpose_from, transpose_into};
 use crate::level::Token;
 use crate::lines::{axpy, update_grad};
 use crate::maps::{with_loss, LossOp, VLoss};
@@ -210,7 +210,7 @@ impl<T: SimdScalar> LossOp<T> for SweepRun<'_, T> {
             let pt: &[T] = match (pt_direct, p) {
                 (Some(p), _) => &p.as_slice()[..k * dd],
                 (None, Some(p)) if mode == Mode::Step => {
-                    gather_rows(p.transpose(), 0, k, pt_buf);
+                    transpose_into(p, pt_buf);
                     pt_buf
                 }
                 _ => &[],
@@ -254,7 +254,7 @@ impl<T: SimdScalar> LossOp<T> for SweepRun<'_, T> {
             });
 
             // G from the (reduced) Gᵀ of chunk 0.
-            scatter_rows(&mut g.rb_mut().transpose(), 0, k, &gt_buf[..gt_len]);
+            transpose_from(&gt_buf[..gt_len], &mut g);
             if !r_direct && mode != Mode::Keep {
                 scatter_rows(&mut r, 0, n, r_buf);
             }
