@@ -11,6 +11,7 @@ use super::npy::{self, Array, DType, Data};
 use super::report::{self, DivergedFacts, RunMeta};
 use super::{atomic, Fail, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_NOT_CONVERGED, EXIT_OK, EXIT_OTHER};
 use anyhow::Result;
+use dspgd::kernels::huge_pages::vec_with_capacity;
 use dspgd::{
     lr_rule_name, resolve_threads, solve_observed, BackendChoice, Control, Error, Float, LearningRate, Loss, Mat, Observer,
     Options, PathChoice, Precond, Progress, Schedule, StopReason,
@@ -85,16 +86,24 @@ fn read_input(flag: &str, path: &Path) -> Result<Array, Fail> {
     npy::read(path).map_err(|e| Fail::usage(format!("{flag} {}: {}", e.path.display(), e.msg)))
 }
 
+/// The converted elements in a vector that asks for huge pages when large
+/// (as the loader's own vectors do).
+fn converted<T>(it: impl ExactSizeIterator<Item = T>) -> Vec<T> {
+    let mut v = vec_with_capacity(it.len());
+    v.extend(it);
+    v
+}
+
 /// Moves or converts the elements of an array into a `Mat<T>` of the given shape.
 pub(super) fn to_mat<T: Float>(a: Array, rows: usize, cols: usize) -> Mat<T> {
     let v: Vec<T> = match a.data {
         Data::F64(v) => match (Box::new(v) as Box<dyn Any>).downcast::<Vec<T>>() {
             Ok(same) => *same,
-            Err(b) => b.downcast::<Vec<f64>>().expect("it was a Vec<f64>").into_iter().map(T::from_f64).collect(),
+            Err(b) => converted(b.downcast::<Vec<f64>>().expect("it was a Vec<f64>").into_iter().map(T::from_f64)),
         },
         Data::F32(v) => match (Box::new(v) as Box<dyn Any>).downcast::<Vec<T>>() {
             Ok(same) => *same,
-            Err(b) => b.downcast::<Vec<f32>>().expect("it was a Vec<f32>").into_iter().map(|x| T::from_f64(f64::from(x))).collect(),
+            Err(b) => converted(b.downcast::<Vec<f32>>().expect("it was a Vec<f32>").into_iter().map(|x| T::from_f64(f64::from(x)))),
         },
     };
     Mat::from_row_major_vec(v, rows, cols).expect("npy::read checked the element count against the shape")

@@ -426,7 +426,9 @@ impl<T: Scalar> Mat<T> {
     }
     /// Converts the element type.
     pub fn cast<U: Scalar>(&self) -> Mat<U> {
-        Mat { data: self.data.iter().map(|x| U::from_f64(x.to_f64())).collect(), nrows: self.nrows, ncols: self.ncols }
+        let mut data = crate::huge_pages::vec_with_capacity(self.data.len());
+        data.extend(self.data.iter().map(|x| U::from_f64(x.to_f64())));
+        Mat { data, nrows: self.nrows, ncols: self.ncols }
     }
 }
 
