@@ -80,9 +80,9 @@ fn allocs_in_loop<T: dspgd::Float>(x: &Mat<T>, y: &Mat<T>, opts: &Options) -> (u
     (at[1].0 - at[0].0, at[1].1 - at[0].1)
 }
 
-/// With threads, the pools' task bookkeeping (rayon jobs, scoped-thread
-/// handles) allocates a few small blocks per iteration: at most this many
-/// per iteration...
+/// With threads, the task bookkeeping (each sweep's list of chunks, rayon's
+/// jobs inside faer's parallel products) allocates a few small blocks per
+/// iteration: at most this many per iteration...
 const TASKS_PER_ITER: usize = 64;
 /// ...and at most this many bytes per iteration on average. A pool thread
 /// that joins a sweep for the first time grows its own scratch once, which

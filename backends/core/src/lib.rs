@@ -25,6 +25,7 @@ pub mod rng;
 pub mod scalar;
 mod spec;
 pub mod sym_eig;
+pub mod team;
 pub mod view;
 
 pub use backend::{Backend, ResidualUpdate, Step, SweepStats};

@@ -13,7 +13,7 @@
 use crate::view::{all_packed_alike, faer_mut, faer_ref, packed};
 use dspgd_backend::loss::{LossKernel, LossVisitor};
 use dspgd_backend::precond::{SeparableKernel, SeparableVisitor};
-use dspgd_backend::{Loss, MatMut, MatRef, Scalar, SweepStats};
+use dspgd_backend::{team, Loss, MatMut, MatRef, Scalar, SweepStats};
 use faer::traits::pulp::{Arch, Simd, WithSimd};
 use faer::{unzip, zip};
 
@@ -260,22 +260,16 @@ pub(crate) fn step_map<T: Scalar, F: Fn(T) -> T + Copy + Send + Sync>(
             return;
         }
         let band = len.div_ceil(bands);
-        rayon::in_place_scope(|s| {
-            let mut parts = gs.chunks(band).zip(ps.chunks_mut(band)).enumerate();
-            let mut ws = ws;
-            let mut first = None;
-            for (i, (gs, ps)) in &mut parts {
-                let take = if move_w { gs.len() } else { 0 };
-                let (wb, rest) = core::mem::take(&mut ws).split_at_mut(take);
-                ws = rest;
-                let job = StepLanes { gs, ws: wb, ps, eta_prev, f };
-                if i == 0 {
-                    first = Some(job);
-                } else {
-                    s.spawn(move |_| Arch::new().dispatch(job));
-                }
-            }
-            if let Some(job) = first {
+        let mut jobs = Vec::with_capacity(bands);
+        let mut ws = ws;
+        for (gs, ps) in gs.chunks(band).zip(ps.chunks_mut(band)) {
+            let take = if move_w { gs.len() } else { 0 };
+            let (wb, rest) = core::mem::take(&mut ws).split_at_mut(take);
+            ws = rest;
+            jobs.push(Some(StepLanes { gs, ws: wb, ps, eta_prev, f }));
+        }
+        team::for_each_mut(&mut jobs, |_, job| {
+            if let Some(job) = job.take() {
                 Arch::new().dispatch(job);
             }
         });

@@ -21,9 +21,11 @@
 //! calling thread (`faer::Par::Seq`), n > 1 uses n threads, 0 uses all cores.
 //! Products run with `faer::Par::rayon(n)` (rayon's global pool). The sweep
 //! instead cuts the rows of X into one chunk per thread and runs each chunk
-//! sequentially on a scoped thread, so that the threads never nest; it stays
-//! on the calling thread when the problem is too small for the threads to
-//! pay off.
+//! sequentially, the first on the calling thread and the others on the
+//! workers of [`dspgd_backend::team`], so that the threads never nest; it
+//! stays on the calling thread when the problem is too small for the
+//! threads to pay off. The elementwise step over P and W is cut in the same
+//! way.
 //!
 //! ## Memory
 //!

@@ -20,7 +20,7 @@
 //! per-call costs on tiny blocks dominated.
 //!
 //! With several threads, the rows are cut into one contiguous chunk per
-//! thread (tasks on rayon's pool; faer runs sequentially inside each); the first
+//! thread (run through [`dspgd_backend::team`]; faer runs sequentially inside each); the first
 //! chunk accumulates into G itself, the others into scratch copies of G that
 //! are added at the end, in chunk order, so the result does not depend on
 //! scheduling (that final sum is cut by rows of G across the threads).
@@ -31,7 +31,7 @@ use crate::elementwise::{grad_faer, update_grad_faer};
 use crate::scalar::FaerScalar;
 use crate::view::{faer_mut, faer_ref};
 use dspgd_backend::loss::{LossKernel, LossVisitor};
-use dspgd_backend::{Loss, MatMut, MatRef, ResidualUpdate, SweepStats};
+use dspgd_backend::{team, Loss, MatMut, MatRef, ResidualUpdate, SweepStats};
 use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{unzip, zip, Accum, Par};
 
@@ -156,47 +156,44 @@ impl<T: FaerScalar> LossVisitor<T> for Sweep<'_, T> {
             let (qbufs, gbufs) = scratch.split_at_mut(threads * q_len);
             let mut gparts = gbufs.chunks_exact_mut(g_len.max(1));
             let mut qparts = qbufs.chunks_exact_mut(q_len.max(1));
-            let mut stats = vec![SweepStats::default(); threads];
             let mut g = g;
-            // rayon's pool, not threads spawned per sweep: its workers live
-            // on, so their scratch (ours and faer's packing buffers, per
-            // thread) is allocated once, not at every iteration.
-            rayon::in_place_scope(|s| {
-                let (mut x, mut r, mut d, mut update) = (x, r, d, update);
-                let mut slots = stats.iter_mut();
-                let mut first: Option<(Chunk<'_, T>, &mut SweepStats)> = None;
-                for c in 0..threads {
-                    let len = chunk_rows.min(x.nrows());
-                    let (xc, xrest) = x.split_at_row(len);
-                    let (rc, rrest) = r.split_at_row_mut(len);
-                    let (dc, drest) = d.split_at_row_mut(len);
-                    let (uc, urest) = match update {
-                        Update::Product { q, eta } => {
-                            let (qc, qrest) = q.split_at_row(len);
-                            (Update::Product { q: qc, eta }, Update::Product { q: qrest, eta })
-                        }
-                        other => (other, other),
-                    };
-                    (x, r, d, update) = (xrest, rrest, drest, urest);
-                    let qbuf = qparts.next().unwrap_or(&mut []);
-                    let slot = slots.next().expect("one slot per chunk");
-                    if c == 0 {
-                        first = Some((Chunk { x: xc, update: uc, r: rc, d: dc, g: g.rb_mut(), qbuf, block }, slot));
-                    } else {
-                        let gbuf = &mut gparts.next().unwrap_or(&mut [])[..g_len];
-                        let gc = faer::MatMut::from_row_major_slice_mut(gbuf, dd, kk);
-                        let chunk = Chunk { x: xc, update: uc, r: rc, d: dc, g: gc, qbuf, block };
-                        s.spawn(move |_| *slot = chunk.run(k));
+            let mut tasks = Vec::with_capacity(threads);
+            let (mut x, mut r, mut d, mut update) = (x, r, d, update);
+            // The first chunk accumulates into G itself.
+            let mut g0 = Some(g.rb_mut());
+            for _ in 0..threads {
+                let len = chunk_rows.min(x.nrows());
+                let (xc, xrest) = x.split_at_row(len);
+                let (rc, rrest) = r.split_at_row_mut(len);
+                let (dc, drest) = d.split_at_row_mut(len);
+                let (uc, urest) = match update {
+                    Update::Product { q, eta } => {
+                        let (qc, qrest) = q.split_at_row(len);
+                        (Update::Product { q: qc, eta }, Update::Product { q: qrest, eta })
                     }
-                }
-                if let Some((chunk, slot)) = first {
-                    *slot = chunk.run(k);
+                    other => (other, other),
+                };
+                (x, r, d, update) = (xrest, rrest, drest, urest);
+                let qbuf = qparts.next().unwrap_or(&mut []);
+                let gc = g0.take().unwrap_or_else(|| {
+                    let gbuf = &mut gparts.next().unwrap_or(&mut [])[..g_len];
+                    faer::MatMut::from_row_major_slice_mut(gbuf, dd, kk)
+                });
+                tasks.push((Some(Chunk { x: xc, update: uc, r: rc, d: dc, g: gc, qbuf, block }), SweepStats::default()));
+            }
+            // The team's workers live on, so their scratch (faer's packing
+            // buffers, per thread) is allocated once, not at every sweep.
+            team::for_each_mut(&mut tasks, |_, (chunk, st)| {
+                if let Some(chunk) = chunk.take() {
+                    *st = chunk.run(k);
                 }
             });
+            let stats = tasks.iter().fold(SweepStats::default(), |a, (_, s)| SweepStats { loss: a.loss + s.loss, r_norm2: a.r_norm2 + s.r_norm2 });
+            drop(tasks);
             if g_len > 0 {
                 reduce_parts(g.rb_mut(), gbufs, threads);
             }
-            stats.iter().fold(SweepStats::default(), |a, s| SweepStats { loss: a.loss + s.loss, r_norm2: a.r_norm2 + s.r_norm2 })
+            stats
         })
     }
 }
@@ -213,26 +210,17 @@ fn reduce_parts<T: FaerScalar>(g: faer::MatMut<'_, T>, parts: &[T], threads: usi
             zip!(gb.rb_mut(), pb).for_each(|unzip!(gv, pv)| *gv += *pv);
         }
     };
-    rayon::in_place_scope(|s| {
-        let mut rest = g;
-        let mut start = 0;
-        let mut first = None;
-        while rest.nrows() > 0 {
-            let rows = band.min(rest.nrows());
-            let (gb, tail) = rest.split_at_row_mut(rows);
-            rest = tail;
-            if start == 0 {
-                first = Some(gb);
-            } else {
-                let add = &add;
-                s.spawn(move |_| add(gb, start));
-            }
-            start += rows;
-        }
-        if let Some(gb) = first {
-            add(gb, 0);
-        }
-    });
+    let mut bands = Vec::with_capacity(threads);
+    let mut rest = g;
+    let mut start = 0;
+    while rest.nrows() > 0 {
+        let rows = band.min(rest.nrows());
+        let (gb, tail) = rest.split_at_row_mut(rows);
+        rest = tail;
+        bands.push((gb, start));
+        start += rows;
+    }
+    team::for_each_mut(&mut bands, |_, (gb, start)| add(gb.rb_mut(), *start));
 }
 
 fn assert_shape(what: &str, got: (usize, usize), want: (usize, usize)) {

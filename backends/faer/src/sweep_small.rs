@@ -27,7 +27,7 @@
 
 use crate::scalar::FaerScalar;
 use dspgd_backend::loss::{LossKernel, LossVisitor};
-use dspgd_backend::{Loss, MatRef, Scalar, SweepStats};
+use dspgd_backend::{team, Loss, MatRef, Scalar, SweepStats};
 use faer::reborrow::ReborrowMut;
 use faer::traits::pulp::{Arch, Simd, WithSimd};
 
@@ -104,28 +104,23 @@ impl<T: FaerScalar> Small<'_, T> {
                 chunk::<T, K, KK>(x, pt, eta, r, d, gts, k)
             } else {
                 let chunk_rows = n.div_ceil(threads);
-                let mut stats = vec![SweepStats::default(); threads];
-                rayon::in_place_scope(|s| {
-                    let (mut x, mut r, mut d) = (x, r, d);
-                    let mut first = None;
-                    for ((c, gt), slot) in gts.chunks_exact_mut(len).enumerate().zip(stats.iter_mut()) {
-                        let rows = chunk_rows.min(x.nrows());
-                        let xc = x.rows(0, rows);
-                        x = x.rows(rows, x.nrows() - rows);
-                        let (rc, rrest) = r.split_at_row_mut(rows);
-                        let (dc, drest) = d.split_at_row_mut(rows);
-                        (r, d) = (rrest, drest);
-                        if c == 0 {
-                            first = Some((xc, rc, dc, gt, slot));
-                        } else {
-                            s.spawn(move |_| *slot = chunk::<T, K, KK>(xc, pt, eta, rc, dc, gt, k));
-                        }
-                    }
-                    if let Some((xc, rc, dc, gt, slot)) = first {
-                        *slot = chunk::<T, K, KK>(xc, pt, eta, rc, dc, gt, k);
+                let mut tasks = Vec::with_capacity(threads);
+                let (mut x, mut r, mut d) = (x, r, d);
+                for gt in gts.chunks_exact_mut(len) {
+                    let rows = chunk_rows.min(x.nrows());
+                    let xc = x.rows(0, rows);
+                    x = x.rows(rows, x.nrows() - rows);
+                    let (rc, rrest) = r.split_at_row_mut(rows);
+                    let (dc, drest) = d.split_at_row_mut(rows);
+                    (r, d) = (rrest, drest);
+                    tasks.push((Some((xc, rc, dc, gt)), SweepStats::default()));
+                }
+                team::for_each_mut(&mut tasks, |_, (task, st)| {
+                    if let Some((xc, rc, dc, gt)) = task.take() {
+                        *st = chunk::<T, K, KK>(xc, pt, eta, rc, dc, gt, k);
                     }
                 });
-                stats.iter().fold(SweepStats::default(), |a, s| SweepStats { loss: a.loss + s.loss, r_norm2: a.r_norm2 + s.r_norm2 })
+                tasks.iter().fold(SweepStats::default(), |a, (_, s)| SweepStats { loss: a.loss + s.loss, r_norm2: a.r_norm2 + s.r_norm2 })
             };
             // G = Σ_t Gᵀ_t (transposed back), chunks in order.
             for c in 0..dd {

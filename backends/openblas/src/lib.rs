@@ -39,8 +39,8 @@
 //! threads never multiply:
 //!
 //! - the sweep over X (the per-iteration pass of the primal path) cuts the
-//!   rows into one chunk per thread and runs them on its own scoped threads,
-//!   with OpenBLAS pinned to **one** thread meanwhile (small shapes, and R or
+//!   rows into one chunk per thread and runs them on the threads of
+//!   [`dspgd_backend::team`], with OpenBLAS pinned to **one** thread meanwhile (small shapes, and R or
 //!   D in a layout that cannot be split by rows, run on the calling thread
 //!   with OpenBLAS threads inside each call instead);
 //! - everything else (`gemm`, GᵀG, P = G·Φ) runs on the calling thread with

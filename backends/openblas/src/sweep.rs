@@ -17,9 +17,9 @@
 //! ## Threads
 //!
 //! With several threads, the rows are cut into one contiguous chunk per
-//! thread (scoped threads, each running the block loop above with
-//! single-threaded OpenBLAS calls: the caller pins OpenBLAS to one thread
-//! meanwhile, so threads never multiply). The first chunk accumulates into G
+//! thread (run through [`dspgd_backend::team`], each chunk running the
+//! block loop above with single-threaded OpenBLAS calls: the caller pins
+//! OpenBLAS to one thread meanwhile, so threads never multiply). The first chunk accumulates into G
 //! itself, the others into scratch copies of G that are added at the end, in
 //! chunk order, so the result does not depend on scheduling. OpenBLAS's own
 //! threading is a poor fit here: each block is a small call (a sweep at
@@ -43,7 +43,7 @@ use crate::layout::{blas_ok, pack};
 use crate::product::product_in_place;
 use crate::scalar::BlasScalar;
 use dspgd_backend::loss::{LossKernel, LossVisitor};
-use dspgd_backend::{Loss, MatMut, MatRef, ResidualUpdate, SweepStats};
+use dspgd_backend::{team, Loss, MatMut, MatRef, ResidualUpdate, SweepStats};
 
 /// Bytes of the per-core cache a block may fill with X_B, P and G (the
 /// 1 MiB L2 of this machine kind).
@@ -244,52 +244,37 @@ impl<T: BlasScalar> LossVisitor<T> for Sweep<'_, T> {
                 let (cols, rrs, rcs, drs, dcs) = (kk, r.row_stride(), r.col_stride(), d.row_stride(), d.col_stride());
                 let (mut r, mut d) = (r, d);
                 let (mut r_rest, mut d_rest) = (r.as_mut_slice(), d.as_mut_slice());
-                let stats = std::thread::scope(|s| {
-                    let (mut x, mut product) = (x, product);
-                    let mut first = None;
-                    let mut handles = Vec::with_capacity(threads - 1);
-                    for c in 0..threads {
-                        let len = chunk_rows.min(x.nrows());
-                        let (xc, xrest) = (x.rows(0, len), x.rows(len, x.nrows() - len));
-                        let rows_left = x.nrows();
-                        let rc = take_rows(&mut r_rest, len, rows_left, cols, rrs, rcs);
-                        let dc = take_rows(&mut d_rest, len, rows_left, cols, drs, dcs);
-                        let (pc, prest) = match product {
-                            Some((q, eta)) => (Some((q.rows(0, len), eta)), Some((q.rows(len, q.nrows() - len), eta))),
-                            None => (None, None),
-                        };
-                        (x, product) = (xrest, prest);
-                        // (No scratch per chunk at all: `chunks_mut` yields nothing.)
-                        let bufs = bufs.next().unwrap_or_else(Bufs::empty);
-                        if c == 0 {
-                            first = Some(Chunk {
-                                x: xc,
-                                step,
-                                product: pc,
-                                r: rc,
-                                d: dc,
-                                g: g_eff.rb_mut(),
-                                bufs,
-                                block,
-                                x_ok,
-                                d_ok,
-                            });
-                        } else {
-                            let gp = partials.next().expect("one partial per chunk");
-                            let gp = MatMut::from_row_major(&mut gp[..dd * kk], dd, kk).expect("exact length");
-                            let chunk =
-                                Chunk { x: xc, step, product: pc, r: rc, d: dc, g: gp, bufs, block, x_ok, d_ok };
-                            handles.push(s.spawn(move || chunk.run(k)));
-                        }
+                let mut tasks = Vec::with_capacity(threads);
+                let (mut x, mut product) = (x, product);
+                // The first chunk accumulates into G itself.
+                let mut g0 = Some(g_eff.rb_mut());
+                for _ in 0..threads {
+                    let len = chunk_rows.min(x.nrows());
+                    let (xc, xrest) = (x.rows(0, len), x.rows(len, x.nrows() - len));
+                    let rows_left = x.nrows();
+                    let rc = take_rows(&mut r_rest, len, rows_left, cols, rrs, rcs);
+                    let dc = take_rows(&mut d_rest, len, rows_left, cols, drs, dcs);
+                    let (pc, prest) = match product {
+                        Some((q, eta)) => (Some((q.rows(0, len), eta)), Some((q.rows(len, q.nrows() - len), eta))),
+                        None => (None, None),
+                    };
+                    (x, product) = (xrest, prest);
+                    // (No scratch per chunk at all: `chunks_mut` yields nothing.)
+                    let bufs = bufs.next().unwrap_or_else(Bufs::empty);
+                    let g = g0.take().unwrap_or_else(|| {
+                        let gp = partials.next().expect("one partial per chunk");
+                        MatMut::from_row_major(&mut gp[..dd * kk], dd, kk).expect("exact length")
+                    });
+                    let chunk = Chunk { x: xc, step, product: pc, r: rc, d: dc, g, bufs, block, x_ok, d_ok };
+                    tasks.push((Some(chunk), SweepStats::default()));
+                }
+                team::for_each_mut(&mut tasks, |_, (chunk, st)| {
+                    if let Some(chunk) = chunk.take() {
+                        *st = chunk.run(k);
                     }
-                    let mut stats = first.map(|c| c.run(k)).unwrap_or_default();
-                    for h in handles {
-                        let st = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-                        stats.loss += st.loss;
-                        stats.r_norm2 += st.r_norm2;
-                    }
-                    stats
                 });
+                let stats = tasks.iter().fold(SweepStats::default(), |a, (_, s)| SweepStats { loss: a.loss + s.loss, r_norm2: a.r_norm2 + s.r_norm2 });
+                drop(tasks);
                 if dd * kk > 0 {
                     for part in partials_buf.chunks_exact(dd * kk) {
                         axpy(g_eff.rb_mut(), T::ONE, MatRef::from_row_major(part, dd, kk).expect("exact length"));

@@ -1,0 +1,295 @@
+//! A process-wide team of worker threads that spin between parallel steps.
+//!
+//! A sweep over an X of a few MB takes 50 to 500 µs, and an iteration runs
+//! one sweep split over the threads. Rayon's pool puts an idle worker to
+//! sleep, so each sweep starts by waking it (tens of µs), and with the
+//! calling thread it runs three threads on two cores. The team's workers
+//! instead wait busy for [`SPIN`] after each task, as OpenBLAS's threads do
+//! between the calls numpy makes, then sleep on a condition variable: the next sweep of a running solve starts at once,
+//! and an idle process costs nothing.
+//!
+//! [`run`] hands task 0 to the calling thread and tasks 1, 2, … to workers
+//! 1, 2, …; workers are started on first need and live for the process.
+//! One caller at a time owns the team: a second caller (another solve on
+//! another thread, or a task that itself calls [`run`]) gets scoped threads
+//! of its own instead, so nothing waits on the team and nothing deadlocks.
+
+use std::any::Any;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
+use std::time::{Duration, Instant};
+
+/// How long an idle worker waits, busy, for the next task before it sleeps.
+pub const SPIN: Duration = Duration::from_millis(1);
+/// Busy waits yield the core once every this many pauses (a few µs), so a
+/// waiter that shares its core with the thread it waits for (more threads
+/// than free cores, or two threads the scheduler put on one core) lets that
+/// thread run at once instead of at the end of its time slice.
+const YIELD_EVERY: u32 = 128;
+
+/// One step of a busy wait: a pause, or now and then a yield of the core.
+fn backoff(step: &mut u32) {
+    *step = step.wrapping_add(1);
+    if *step % YIELD_EVERY == 0 {
+        std::thread::yield_now();
+    } else {
+        core::hint::spin_loop();
+    }
+}
+
+/// A task body with its lifetime erased (see [`run`]'s SAFETY comment).
+type Job = &'static (dyn Fn(usize) + Sync);
+
+/// What the caller and the workers share.
+struct Shared {
+    /// Bumped once per published job.
+    epoch: AtomicU64,
+    /// The current job, while it runs.
+    job: Mutex<Option<Posted>>,
+    /// Workers still running a task of the current job.
+    pending: AtomicUsize,
+    /// The first panic of a worker's task, handed on to the caller.
+    panic: Mutex<Option<Box<dyn Any + Send>>>,
+    /// Workers asleep on `wake`.
+    sleepers: AtomicUsize,
+    sleep: Mutex<()>,
+    wake: Condvar,
+}
+
+/// A job as the workers see it.
+#[derive(Clone, Copy)]
+struct Posted {
+    epoch: u64,
+    body: Job,
+    /// Worker w runs task w for w ≤ `helpers`.
+    helpers: usize,
+    /// The core the caller published the job from.
+    caller_cpu: Option<usize>,
+}
+
+struct Team {
+    shared: &'static Shared,
+    /// Held by the caller that owns the team; the number of workers started.
+    owner: Mutex<usize>,
+}
+
+static TEAM: OnceLock<Team> = OnceLock::new();
+
+fn team() -> &'static Team {
+    TEAM.get_or_init(|| Team {
+        shared: Box::leak(Box::new(Shared {
+            epoch: AtomicU64::new(0),
+            job: Mutex::new(None),
+            pending: AtomicUsize::new(0),
+            panic: Mutex::new(None),
+            sleepers: AtomicUsize::new(0),
+            sleep: Mutex::new(()),
+            wake: Condvar::new(),
+        })),
+        owner: Mutex::new(0),
+    })
+}
+
+/// Locks `m`, ignoring poison: every value guarded here stays valid when a
+/// task panics (the panic is caught, stored and re-raised by the caller).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs `f(0)`, …, `f(tasks − 1)` in parallel and returns when all have
+/// returned: `f(0)` on the calling thread, the others on the team's
+/// workers. A panic in any task is resumed on the caller after all tasks
+/// have ended.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// let sum = AtomicUsize::new(0);
+/// dspgd_backend::team::run(3, &|i| {
+///     sum.fetch_add(i + 1, Ordering::Relaxed);
+/// });
+/// assert_eq!(sum.into_inner(), 6);
+/// ```
+pub fn run(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
+    if tasks <= 1 {
+        (0..tasks).for_each(f);
+        return;
+    }
+    let team = team();
+    let mut started = match team.owner.try_lock() {
+        Ok(g) => g,
+        Err(TryLockError::Poisoned(p)) => p.into_inner(),
+        Err(TryLockError::WouldBlock) => return run_scoped(tasks, f),
+    };
+    let sh = team.shared;
+    while *started < tasks - 1 {
+        let w = *started + 1;
+        let seen = sh.epoch.load(Ordering::Acquire);
+        let spawned = std::thread::Builder::new().name(format!("dspgd-team-{w}")).spawn(move || worker(sh, w, seen));
+        if spawned.is_err() {
+            // No more threads: the caller runs the remaining tasks itself.
+            break;
+        }
+        *started = w;
+    }
+    let helpers = (*started).min(tasks - 1);
+    // SAFETY: only the lifetime is erased. The workers call `job` between
+    // reading it from `sh.job` (below) and decrementing `pending`; `Wait`'s
+    // drop, which runs before this function returns or unwinds, spins
+    // until `pending` is 0 and then clears `sh.job`. So no worker calls or
+    // holds `job` after `f`'s borrow ends.
+    let job: Job = unsafe { core::mem::transmute::<&(dyn Fn(usize) + Sync), Job>(f) };
+    let epoch = sh.epoch.load(Ordering::Relaxed) + 1;
+    // A worker's panic left over from a run whose own task panicked too.
+    lock(&sh.panic).take();
+    sh.pending.store(helpers, Ordering::Relaxed);
+    *lock(&sh.job) = Some(Posted { epoch, body: job, helpers, caller_cpu: current_cpu() });
+    // SeqCst with the sleepers' count (see `worker`): either this thread
+    // sees a sleeper and wakes it, or the sleeper sees the new epoch.
+    sh.epoch.store(epoch, Ordering::SeqCst);
+    if sh.sleepers.load(Ordering::SeqCst) > 0 {
+        let _g = lock(&sh.sleep);
+        sh.wake.notify_all();
+    }
+    {
+        let _wait = Wait(sh);
+        f(0);
+        (helpers + 1..tasks).for_each(f);
+    }
+    let panic = lock(&sh.panic).take();
+    drop(started);
+    if let Some(p) = panic {
+        resume_unwind(p);
+    }
+}
+
+/// Waits, on drop, for the workers' tasks of the current job, then clears it.
+struct Wait(&'static Shared);
+
+impl Drop for Wait {
+    fn drop(&mut self) {
+        let mut step = 0;
+        while self.0.pending.load(Ordering::Acquire) != 0 {
+            backoff(&mut step);
+        }
+        *lock(&self.0.job) = None;
+    }
+}
+
+/// The team is owned by another caller: the same tasks on scoped threads,
+/// a panic handed on as it was raised (not as the scope's own).
+fn run_scoped(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
+    let panic = std::thread::scope(|s| {
+        let handles: Vec<_> = (1..tasks).map(|i| s.spawn(move || f(i))).collect();
+        let own = catch_unwind(AssertUnwindSafe(|| f(0))).err();
+        handles.into_iter().fold(own, |first, h| first.or(h.join().err()))
+    });
+    if let Some(p) = panic {
+        resume_unwind(p);
+    }
+}
+
+/// Worker `w`'s loop: wait for a job newer than `seen`, run task `w` if it
+/// takes part, report.
+fn worker(sh: &'static Shared, w: usize, mut seen: u64) {
+    let mut spin = SPIN;
+    loop {
+        let noticed = wait_for_job(sh, seen, spin);
+        let current = *lock(&sh.job);
+        match current {
+            Some(Posted { epoch, body, helpers, caller_cpu }) if epoch != seen => {
+                seen = epoch;
+                if w <= helpers {
+                    if let Err(p) = catch_unwind(AssertUnwindSafe(|| body(w))) {
+                        lock(&sh.panic).get_or_insert(p);
+                    }
+                    // On the caller's core, the two threads take turns
+                    // instead of running side by side, and the scheduler
+                    // does not move a thread that never stops: sleep, so
+                    // that the next job's wake-up places this worker on an
+                    // idle core.
+                    spin = if caller_cpu.is_some() && current_cpu() == caller_cpu { Duration::ZERO } else { SPIN };
+                    sh.pending.fetch_sub(1, Ordering::Release);
+                }
+            }
+            // The job this worker noticed has ended without it (it did not
+            // take part); wait for the next. (Not the epoch as it is now:
+            // a job published since may include this worker.)
+            _ => seen = noticed,
+        }
+    }
+}
+
+/// Returns the epoch once it differs from `seen`: busy for `spin`, then
+/// asleep on the condition variable.
+fn wait_for_job(sh: &Shared, seen: u64, spin: Duration) -> u64 {
+    let start = Instant::now();
+    let mut step = 0;
+    loop {
+        let epoch = sh.epoch.load(Ordering::Acquire);
+        if epoch != seen {
+            return epoch;
+        }
+        if step % YIELD_EVERY != 0 || start.elapsed() < spin {
+            backoff(&mut step);
+            continue;
+        }
+        let mut g = lock(&sh.sleep);
+        sh.sleepers.fetch_add(1, Ordering::SeqCst);
+        let mut epoch = sh.epoch.load(Ordering::SeqCst);
+        while epoch == seen {
+            g = sh.wake.wait(g).unwrap_or_else(PoisonError::into_inner);
+            epoch = sh.epoch.load(Ordering::SeqCst);
+        }
+        sh.sleepers.fetch_sub(1, Ordering::SeqCst);
+        return epoch;
+    }
+}
+
+/// The core the calling thread runs on, where the system tells.
+#[cfg(target_os = "linux")]
+fn current_cpu() -> Option<usize> {
+    // SAFETY: `sched_getcpu` takes no arguments and touches no memory of
+    // ours; it returns the core number, or -1 on failure.
+    let cpu = unsafe { libc::sched_getcpu() };
+    usize::try_from(cpu).ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn current_cpu() -> Option<usize> {
+    None
+}
+
+/// Calls `f(i, &mut items[i])` for every i, in parallel through [`run`]
+/// (one task per item).
+///
+/// ```
+/// let mut parts = [1, 2, 3, 4];
+/// dspgd_backend::team::for_each_mut(&mut parts, |i, x| *x *= 10 + i);
+/// assert_eq!(parts, [10, 22, 36, 52]);
+/// ```
+pub fn for_each_mut<T: Send, F: Fn(usize, &mut T) + Sync>(items: &mut [T], f: F) {
+    let base = ItemsPtr(items.as_mut_ptr());
+    run(items.len(), &|i| {
+        // SAFETY: `run` calls this with each i < items.len() exactly once,
+        // so the `&mut` are to distinct elements of `items`, which stays
+        // mutably borrowed (and alive) until `run` returns.
+        let item = unsafe { &mut *base.at(i) };
+        f(i, item);
+    });
+}
+
+/// The base of the items of [`for_each_mut`], shared with the tasks.
+struct ItemsPtr<T>(*mut T);
+
+// SAFETY: the tasks only form `&mut` to distinct elements (see
+// `for_each_mut`), which is sound across threads when `T: Send`.
+unsafe impl<T: Send> Sync for ItemsPtr<T> {}
+
+impl<T> ItemsPtr<T> {
+    /// The address of item `i` (a method, so that closures capture the
+    /// whole `Sync` wrapper and not the raw pointer field).
+    fn at(&self, i: usize) -> *mut T {
+        self.0.wrapping_add(i)
+    }
+}
