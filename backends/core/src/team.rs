@@ -5,14 +5,17 @@
 //! sleep, so each sweep starts by waking it (tens of µs), and with the
 //! calling thread it runs three threads on two cores. The team's workers
 //! instead wait busy for [`SPIN`] after each task, as OpenBLAS's threads do
-//! between the calls numpy makes, then sleep on a condition variable: the next sweep of a running solve starts at once,
-//! and an idle process costs nothing.
+//! between the calls numpy makes, then sleep on a condition variable: the
+//! next sweep of a running solve starts at once, and an idle process costs
+//! nothing.
 //!
-//! [`run`] hands task 0 to the calling thread and tasks 1, 2, … to workers
-//! 1, 2, …; workers are started on first need and live for the process.
-//! One caller at a time owns the team: a second caller (another solve on
-//! another thread, or a task that itself calls [`run`]) gets scoped threads
-//! of its own instead, so nothing waits on the team and nothing deadlocks.
+//! [`run`] hands task 0 to the calling thread; the calling thread and the
+//! workers claim the other tasks as they become free. Workers (at most one
+//! per core besides the caller's) are started on first need and live for
+//! the process. One caller at a time owns the team: a second caller
+//! (another solve on another thread, or a task that itself calls [`run`])
+//! gets scoped threads of its own instead, so nothing waits on the team and
+//! nothing deadlocks.
 
 use std::any::Any;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -45,10 +48,10 @@ type Job = &'static (dyn Fn(usize) + Sync);
 struct Shared {
     /// Bumped once per published job.
     epoch: AtomicU64,
-    /// The current job, while it runs.
+    /// The current job, while it runs; tasks are claimed under its lock.
     job: Mutex<Option<Posted>>,
-    /// Workers still running a task of the current job.
-    pending: AtomicUsize,
+    /// Tasks 1, 2, … of the current job not finished yet.
+    unfinished: AtomicUsize,
     /// The first panic of a worker's task, handed on to the caller.
     panic: Mutex<Option<Box<dyn Any + Send>>>,
     /// Workers asleep on `wake`.
@@ -58,12 +61,11 @@ struct Shared {
 }
 
 /// A job as the workers see it.
-#[derive(Clone, Copy)]
 struct Posted {
-    epoch: u64,
     body: Job,
-    /// Worker w runs task w for w ≤ `helpers`.
-    helpers: usize,
+    tasks: usize,
+    /// The next task to claim (task 0 is the caller's).
+    next: usize,
     /// The core the caller published the job from.
     caller_cpu: Option<usize>,
 }
@@ -72,6 +74,9 @@ struct Team {
     shared: &'static Shared,
     /// Held by the caller that owns the team; the number of workers started.
     owner: Mutex<usize>,
+    /// Most workers: one per core besides the caller's, so that the team
+    /// never has more busy threads than the machine has cores.
+    max_workers: usize,
 }
 
 static TEAM: OnceLock<Team> = OnceLock::new();
@@ -81,13 +86,14 @@ fn team() -> &'static Team {
         shared: Box::leak(Box::new(Shared {
             epoch: AtomicU64::new(0),
             job: Mutex::new(None),
-            pending: AtomicUsize::new(0),
+            unfinished: AtomicUsize::new(0),
             panic: Mutex::new(None),
             sleepers: AtomicUsize::new(0),
             sleep: Mutex::new(()),
             wake: Condvar::new(),
         })),
         owner: Mutex::new(0),
+        max_workers: std::thread::available_parallelism().map_or(1, |n| n.get()) - 1,
     })
 }
 
@@ -98,9 +104,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Runs `f(0)`, …, `f(tasks − 1)` in parallel and returns when all have
-/// returned: `f(0)` on the calling thread, the others on the team's
-/// workers. A panic in any task is resumed on the caller after all tasks
-/// have ended.
+/// returned: `f(0)` on the calling thread; the others are claimed one at a
+/// time by the calling thread and the team's workers (at most one per
+/// other core) as each becomes free, so more tasks than cores, or a worker
+/// that the system keeps waiting, cost balance, not a stall. A panic in any
+/// task is resumed on the caller once every task that started has ended;
+/// when the caller's own task panics, tasks not yet claimed are skipped.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
@@ -122,28 +131,28 @@ pub fn run(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
         Err(TryLockError::WouldBlock) => return run_scoped(tasks, f),
     };
     let sh = team.shared;
-    while *started < tasks - 1 {
+    while *started < (tasks - 1).min(team.max_workers) {
         let w = *started + 1;
         let seen = sh.epoch.load(Ordering::Acquire);
-        let spawned = std::thread::Builder::new().name(format!("dspgd-team-{w}")).spawn(move || worker(sh, w, seen));
+        let spawned = std::thread::Builder::new().name(format!("dspgd-team-{w}")).spawn(move || worker(sh, seen));
         if spawned.is_err() {
-            // No more threads: the caller runs the remaining tasks itself.
+            // No more threads: the ones there are (or the caller) claim the rest.
             break;
         }
         *started = w;
     }
-    let helpers = (*started).min(tasks - 1);
-    // SAFETY: only the lifetime is erased. The workers call `job` between
-    // reading it from `sh.job` (below) and decrementing `pending`; `Wait`'s
-    // drop, which runs before this function returns or unwinds, spins
-    // until `pending` is 0 and then clears `sh.job`. So no worker calls or
-    // holds `job` after `f`'s borrow ends.
+    // SAFETY: only the lifetime is erased. A task is claimed, and the body
+    // copied out, under `sh.job`'s lock, and counted in `unfinished` until
+    // it has returned; `Wait`'s drop, which runs before this function
+    // returns or unwinds, closes the job to new claims, waits until
+    // `unfinished` is 0, then clears `sh.job`. So no thread calls or holds
+    // `job` after `f`'s borrow ends.
     let job: Job = unsafe { core::mem::transmute::<&(dyn Fn(usize) + Sync), Job>(f) };
     let epoch = sh.epoch.load(Ordering::Relaxed) + 1;
     // A worker's panic left over from a run whose own task panicked too.
     lock(&sh.panic).take();
-    sh.pending.store(helpers, Ordering::Relaxed);
-    *lock(&sh.job) = Some(Posted { epoch, body: job, helpers, caller_cpu: current_cpu() });
+    sh.unfinished.store(tasks - 1, Ordering::Relaxed);
+    *lock(&sh.job) = Some(Posted { body: job, tasks, next: 1, caller_cpu: current_cpu() });
     // SeqCst with the sleepers' count (see `worker`): either this thread
     // sees a sleeper and wakes it, or the sleeper sees the new epoch.
     sh.epoch.store(epoch, Ordering::SeqCst);
@@ -154,7 +163,10 @@ pub fn run(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
     {
         let _wait = Wait(sh);
         f(0);
-        (helpers + 1..tasks).for_each(f);
+        while let Some((i, ..)) = claim(sh) {
+            let _done = Done(sh);
+            f(i);
+        }
     }
     let panic = lock(&sh.panic).take();
     drop(started);
@@ -163,16 +175,43 @@ pub fn run(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
     }
 }
 
-/// Waits, on drop, for the workers' tasks of the current job, then clears it.
+/// The next unclaimed task of the current job, its body, and the core the
+/// job was published from, if any task is left.
+fn claim(sh: &Shared) -> Option<(usize, Job, Option<usize>)> {
+    let mut g = lock(&sh.job);
+    let p = g.as_mut()?;
+    (p.next < p.tasks).then(|| {
+        p.next += 1;
+        (p.next - 1, p.body, p.caller_cpu)
+    })
+}
+
+/// Counts a claimed task as finished when dropped (also when it panics).
+struct Done(&'static Shared);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.0.unfinished.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// On drop: closes the current job to new claims (tasks left unclaimed
+/// after a panic of the caller's count as finished), waits for the tasks
+/// that were claimed, then clears the job.
 struct Wait(&'static Shared);
 
 impl Drop for Wait {
     fn drop(&mut self) {
+        let sh = self.0;
+        if let Some(p) = lock(&sh.job).as_mut() {
+            sh.unfinished.fetch_sub(p.tasks - p.next, Ordering::Relaxed);
+            p.next = p.tasks;
+        }
         let mut step = 0;
-        while self.0.pending.load(Ordering::Acquire) != 0 {
+        while sh.unfinished.load(Ordering::Acquire) != 0 {
             backoff(&mut step);
         }
-        *lock(&self.0.job) = None;
+        *lock(&sh.job) = None;
     }
 }
 
@@ -189,33 +228,25 @@ fn run_scoped(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
     }
 }
 
-/// Worker `w`'s loop: wait for a job newer than `seen`, run task `w` if it
-/// takes part, report.
-fn worker(sh: &'static Shared, w: usize, mut seen: u64) {
+/// A worker's loop: wait for a job newer than `seen`, then claim and run
+/// its tasks while any are left.
+fn worker(sh: &'static Shared, mut seen: u64) {
     let mut spin = SPIN;
     loop {
-        let noticed = wait_for_job(sh, seen, spin);
-        let current = *lock(&sh.job);
-        match current {
-            Some(Posted { epoch, body, helpers, caller_cpu }) if epoch != seen => {
-                seen = epoch;
-                if w <= helpers {
-                    if let Err(p) = catch_unwind(AssertUnwindSafe(|| body(w))) {
-                        lock(&sh.panic).get_or_insert(p);
-                    }
-                    // On the caller's core, the two threads take turns
-                    // instead of running side by side, and the scheduler
-                    // does not move a thread that never stops: sleep, so
-                    // that the next job's wake-up places this worker on an
-                    // idle core.
-                    spin = if caller_cpu.is_some() && current_cpu() == caller_cpu { Duration::ZERO } else { SPIN };
-                    sh.pending.fetch_sub(1, Ordering::Release);
-                }
+        seen = wait_for_job(sh, seen, spin);
+        // Found nothing to claim (the caller was quicker): wait busy for the
+        // next job, or the caller would keep being quicker.
+        spin = SPIN;
+        while let Some((i, body, caller_cpu)) = claim(sh) {
+            let _done = Done(sh);
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| body(i))) {
+                lock(&sh.panic).get_or_insert(p);
             }
-            // The job this worker noticed has ended without it (it did not
-            // take part); wait for the next. (Not the epoch as it is now:
-            // a job published since may include this worker.)
-            _ => seen = noticed,
+            // On the caller's core, the two threads take turns instead of
+            // running side by side, and the scheduler does not move a
+            // thread that never stops: sleep, so that the next job's
+            // wake-up places this worker on an idle core.
+            spin = if caller_cpu.is_some() && current_cpu() == caller_cpu { Duration::ZERO } else { SPIN };
         }
     }
 }
