@@ -21,8 +21,9 @@
 //! calling thread (`faer::Par::Seq`), n > 1 uses n threads, 0 uses all cores.
 //! Products run with `faer::Par::rayon(n)` (rayon's global pool). The sweep
 //! instead cuts the rows of X into one chunk per thread and runs each chunk
-//! sequentially, the first on the calling thread and the others on the
-//! workers of [`dspgd_backend::team`], so that the threads never nest; it
+//! sequentially, the first on the calling thread and the others on
+//! whichever of it and the workers of [`dspgd_backend::team`] is free, so
+//! that the threads never nest; it
 //! stays on the calling thread when the problem is too small for the
 //! threads to pay off. The elementwise step over P and W is cut in the same
 //! way.

@@ -27,13 +27,13 @@
 //! packed row-major, else copied to and from packed scratch.
 //!
 //! Threads: the rows are cut into one contiguous chunk per thread, run
-//! through [`dspgd_backend::team`]: the calling thread runs the first chunk
-//! and the team's workers, which wait busy between sweeps, the others.
-//! (Rayon's pool, used before, let its workers fall asleep between sweeps,
-//! and with the caller ran three threads on two cores: S2 on two threads
-//! ran 1.1× as fast as on one; it runs 1.5× with the team.) Each chunk
-//! accumulates into its own Gᵀ, and the partial Gᵀ are added in chunk
-//! order, so the result does not depend on scheduling and is bitwise
+//! through [`dspgd_backend::team`]: the calling thread runs the first chunk,
+//! and it and the team's workers (which wait busy between sweeps) claim the
+//! others. (Rayon's pool, used before, let its workers fall asleep between
+//! sweeps, and with the caller ran three threads on two cores: S2 on two
+//! threads ran 1.1× as fast as on one; it runs 1.4–1.6× with the team.)
+//! Each chunk accumulates into its own Gᵀ, and the partial Gᵀ are added in
+//! chunk order, so the result does not depend on scheduling and is bitwise
 //! reproducible for a given thread count.
 
 use crate::elem::SimdScalar;
