@@ -34,6 +34,24 @@ pub struct SweepStats {
     pub r_norm2: f64,
 }
 
+/// The statistics of two parts of the rows (blocks, or thread chunks), together.
+impl core::ops::AddAssign for SweepStats {
+    fn add_assign(&mut self, other: Self) {
+        self.loss += other.loss;
+        self.r_norm2 += other.r_norm2;
+    }
+}
+
+/// The statistics of all the parts, added in order.
+impl core::iter::Sum for SweepStats {
+    fn sum<I: Iterator<Item = Self>>(parts: I) -> Self {
+        parts.fold(Self::default(), |mut total, part| {
+            total += part;
+            total
+        })
+    }
+}
+
 /// The preconditioner step P = ∇K(G), in the form a kernel can apply in one pass.
 #[derive(Clone, Copy)]
 pub enum Step<'a, T> {

@@ -115,8 +115,7 @@ impl<T: FaerScalar> Chunk<'_, T> {
                 Update::Keep | Update::Step { .. } => grad_faer(r_b.rb(), d_b.rb_mut(), k),
                 Update::Product { q, eta } => update_grad_faer(r_b, q.subrows(start, len), eta, d_b.rb_mut(), k),
             };
-            stats.loss += s.loss;
-            stats.r_norm2 += s.r_norm2;
+            stats += s;
             if dd > 0 {
                 let accum = if start == 0 { Accum::Replace } else { Accum::Add };
                 T::matmul(g.rb_mut(), accum, x_b.transpose(), d_b.rb(), T::ONE, Par::Seq);
@@ -188,7 +187,7 @@ impl<T: FaerScalar> LossVisitor<T> for Sweep<'_, T> {
                     *st = chunk.run(k);
                 }
             });
-            let stats = tasks.iter().fold(SweepStats::default(), |a, (_, s)| SweepStats { loss: a.loss + s.loss, r_norm2: a.r_norm2 + s.r_norm2 });
+            let stats = tasks.iter().map(|(_, s)| *s).sum::<SweepStats>();
             drop(tasks);
             if g_len > 0 {
                 reduce_parts(g.rb_mut(), gbufs, threads);

@@ -120,7 +120,7 @@ impl<T: FaerScalar> Small<'_, T> {
                         *st = chunk::<T, K, KK>(xc, pt, eta, rc, dc, gt, k);
                     }
                 });
-                tasks.iter().fold(SweepStats::default(), |a, (_, s)| SweepStats { loss: a.loss + s.loss, r_norm2: a.r_norm2 + s.r_norm2 })
+                tasks.iter().map(|(_, s)| *s).sum()
             };
             // G = Σ_t Gᵀ_t (transposed back), chunks in order.
             for c in 0..dd {

@@ -167,8 +167,7 @@ impl<T: BlasScalar> Chunk<'_, '_, T> {
                 (None, Some((q, eta))) => update_grad(r_b, q.rows(start, len), eta, d_b, k),
                 (None, None) => grad(r_b.into_const(), d_b, k),
             };
-            stats.loss += s.loss;
-            stats.r_norm2 += s.r_norm2;
+            stats += s;
             if dd > 0 {
                 let d_b = d.rb().rows(start, len);
                 let d_b = if d_ok { d_b } else { pack(d_b, &mut *bufs.d) };
@@ -273,7 +272,7 @@ impl<T: BlasScalar> LossVisitor<T> for Sweep<'_, T> {
                         *st = chunk.run(k);
                     }
                 });
-                let stats = tasks.iter().fold(SweepStats::default(), |a, (_, s)| SweepStats { loss: a.loss + s.loss, r_norm2: a.r_norm2 + s.r_norm2 });
+                let stats = tasks.iter().map(|(_, s)| *s).sum::<SweepStats>();
                 drop(tasks);
                 if dd * kk > 0 {
                     for part in partials_buf.chunks_exact(dd * kk) {
