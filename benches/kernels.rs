@@ -10,11 +10,14 @@
 //!
 //! `Throughput::Bytes` is the size of X, so criterion reports GB/s of X.
 //! Shape: n = 2000, d = 50000, k = 1 (S4 of DESIGN.md), f64; override with
-//! `DSPGD_BENCH_SHAPE=n,d,k`. Run: `cargo bench --bench kernels`.
+//! `DSPGD_BENCH_SHAPE=n,d,k` and `DSPGD_BENCH_DTYPE=f32`. Run: `cargo bench
+//! --bench kernels`. On S5 (`DSPGD_BENCH_SHAPE=500,5000,100`) the
+//! `two_matmuls` time is close to what the two products alone cost, a floor
+//! for any iteration written with them.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use dspgd::kernels::{Backend, Loss, Mat, ResidualUpdate};
-use dspgd::{compiled_backends, make_backend_for, synthetic, BackendChoice, Workload};
+use dspgd::{compiled_backends, make_backend_for, synthetic, BackendChoice, Float, Workload};
 use std::hint::black_box;
 
 fn shape() -> (usize, usize, usize) {
@@ -27,44 +30,63 @@ fn shape() -> (usize, usize, usize) {
         .unwrap_or((2000, 50_000, 1))
 }
 
-struct Buffers {
-    x: Mat<f64>,
-    p: Mat<f64>,
-    r: Mat<f64>,
-    q: Mat<f64>,
-    d: Mat<f64>,
-    g: Mat<f64>,
+/// f32 when `DSPGD_BENCH_DTYPE=f32`, else f64.
+fn is_f32() -> bool {
+    std::env::var("DSPGD_BENCH_DTYPE").is_ok_and(|s| s.trim() == "f32")
 }
 
-impl Buffers {
+/// The group name: the dtype (when f32, so that f64 keeps its old names) and the shape.
+fn group_name<T: Float>(what: &str, (n, d, k): (usize, usize, usize)) -> String {
+    let dtype = if T::NAME == "f64" { String::new() } else { format!("{}_", T::NAME) };
+    format!("{what}/{dtype}n{n}_d{d}_k{k}")
+}
+
+struct Buffers<T> {
+    x: Mat<T>,
+    p: Mat<T>,
+    r: Mat<T>,
+    q: Mat<T>,
+    d: Mat<T>,
+    g: Mat<T>,
+}
+
+impl<T: Float> Buffers<T> {
     fn new((n, d, k): (usize, usize, usize)) -> Self {
-        let (x, r) = synthetic::gaussian_problem::<f64>(n, d, k, 1);
+        let (x, r) = synthetic::gaussian_problem::<T>(n, d, k, 1);
         Self { x, p: synthetic::gaussian_matrix(d, k, 1e-3, 2), r, q: Mat::zeros(n, k), d: Mat::zeros(n, k), g: Mat::zeros(d, k) }
     }
 
-    fn fused(&mut self, b: &dyn Backend<f64>) {
-        let u = ResidualUpdate::FromStep { p: self.p.as_ref(), eta: 1e-9 };
+    fn fused(&mut self, b: &dyn Backend<T>) {
+        let u = ResidualUpdate::FromStep { p: self.p.as_ref(), eta: T::from_f64(1e-9) };
         black_box(b.sweep(self.x.as_ref(), u, self.r.as_mut(), &Loss::Squared, self.d.as_mut(), self.g.as_mut()));
     }
 
-    fn two_matmuls(&mut self, b: &dyn Backend<f64>) {
-        b.gemm(self.q.as_mut(), 0.0, self.x.as_ref(), self.p.as_ref(), 1.0);
-        b.axpy(self.r.as_mut(), -1e-9, self.q.as_ref());
+    fn two_matmuls(&mut self, b: &dyn Backend<T>) {
+        b.gemm(self.q.as_mut(), T::ZERO, self.x.as_ref(), self.p.as_ref(), T::ONE);
+        b.axpy(self.r.as_mut(), T::from_f64(-1e-9), self.q.as_ref());
         black_box(b.loss_grad(self.r.as_ref(), &Loss::Squared, self.d.as_mut()));
-        b.gemm(self.g.as_mut(), 0.0, self.x.as_ref().transpose(), self.d.as_ref(), 1.0);
+        b.gemm(self.g.as_mut(), T::ZERO, self.x.as_ref().transpose(), self.d.as_ref(), T::ONE);
     }
 }
 
 fn sweep_vs_two_matmuls(c: &mut Criterion) {
+    if is_f32() {
+        sweep_vs_two_matmuls_in::<f32>(c)
+    } else {
+        sweep_vs_two_matmuls_in::<f64>(c)
+    }
+}
+
+fn sweep_vs_two_matmuls_in<T: Float>(c: &mut Criterion) {
     let sh = shape();
-    let mut buf = Buffers::new(sh);
-    let bytes = (sh.0 * sh.1 * 8) as u64;
-    let mut group = c.benchmark_group(format!("sweep_vs_two_matmuls/n{}_d{}_k{}", sh.0, sh.1, sh.2));
-    group.throughput(Throughput::Bytes(bytes));
+    let mut buf = Buffers::<T>::new(sh);
+    let size = std::mem::size_of::<T>();
+    let mut group = c.benchmark_group(group_name::<T>("sweep_vs_two_matmuls", sh));
+    group.throughput(Throughput::Bytes((sh.0 * sh.1 * size) as u64));
     group.sample_size(10);
-    let w = Workload { n: sh.0, d: sh.1, k: sh.2, gram: false, elem_size: 8 };
+    let w = Workload { n: sh.0, d: sh.1, k: sh.2, gram: false, elem_size: size };
     for name in compiled_backends().into_iter().filter(|n| *n != "reference") {
-        let b = make_backend_for::<f64>(name.parse::<BackendChoice>().expect("backend"), 1, w).expect("compiled backend");
+        let b = make_backend_for::<T>(name.parse::<BackendChoice>().expect("backend"), 1, w).expect("compiled backend");
         group.bench_function(BenchmarkId::new("fused", name), |bench| bench.iter(|| buf.fused(&*b)));
         group.bench_function(BenchmarkId::new("two_matmuls", name), |bench| bench.iter(|| buf.two_matmuls(&*b)));
         if name == compiled_backends()[0] {
@@ -78,10 +100,22 @@ fn sweep_vs_two_matmuls(c: &mut Criterion) {
 
 #[cfg(feature = "simd")]
 fn simd_levels(c: &mut Criterion) {
+    if is_f32() {
+        simd_levels_in::<f32>(c)
+    } else {
+        simd_levels_in::<f64>(c)
+    }
+}
+
+#[cfg(feature = "simd")]
+fn simd_levels_in<T: Float>(c: &mut Criterion)
+where
+    dspgd_simd::SimdBackend: Backend<T>,
+{
     let sh = shape();
-    let mut buf = Buffers::new(sh);
-    let mut group = c.benchmark_group(format!("simd_levels/n{}_d{}_k{}", sh.0, sh.1, sh.2));
-    group.throughput(Throughput::Bytes((sh.0 * sh.1 * 8) as u64));
+    let mut buf = Buffers::<T>::new(sh);
+    let mut group = c.benchmark_group(group_name::<T>("simd_levels", sh));
+    group.throughput(Throughput::Bytes((sh.0 * sh.1 * std::mem::size_of::<T>()) as u64));
     group.sample_size(10);
     for level in dspgd_simd::Level::available() {
         let b = dspgd_simd::SimdBackend::with_level(level, 1).expect("available level");
