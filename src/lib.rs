@@ -82,6 +82,7 @@
 
 mod backend_choice;
 mod build_info;
+mod state_mat;
 mod error;
 mod gram;
 mod interpolator;

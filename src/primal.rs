@@ -3,13 +3,15 @@
 //! State between iterations: R_t, D_t = ∇ℓ(R_t), G_t = XᵀD_t, the last step
 //! P_{t−1} and its η_{t−1}, whose update of W is applied lazily in the same
 //! pass that forms the next P (`precond_update`), so W, G and P are each
-//! read once per iteration.
+//! read once per iteration. W, P and G are kept in the layout the backend
+//! runs fastest with ([`StateMat`]: column-major for the SIMD backend).
 //!
 //! Constant, `auto` and scheduled steps run the fused sweep (η known before
 //! the pass: X read once). The line search needs Q = XP before it can choose
 //! η, so it runs two passes: Q = X·P (gemm), then the sweep with the known Q.
 
 use crate::backend_choice::Float;
+use crate::state_mat::StateMat;
 use crate::distributed::Reducer;
 use crate::path_state::{symmetrize, PathState};
 use crate::step::StepChooser;
@@ -22,9 +24,10 @@ pub(crate) struct Primal<'a, T: Float> {
     y: MatRef<'a, T>,
     precond: &'a Precond,
     loss: &'a Loss,
-    w: Mat<T>,
-    p: Mat<T>,
-    g: Mat<T>,
+    /// W, P and G, in the backend's preferred layout ([`StateMat`]).
+    w: StateMat<T>,
+    p: StateMat<T>,
+    g: StateMat<T>,
     r: Mat<T>,
     d: Mat<T>,
     q: Mat<T>,
@@ -33,6 +36,11 @@ pub(crate) struct Primal<'a, T: Float> {
     gtg: Vec<f64>,
     phi64: Vec<f64>,
     phi: Mat<T>,
+    /// G and P row-major (d×k) for a user-defined ∇K, which may read its
+    /// arguments as row-major slices (0×0 for the built-in K; unused when
+    /// the state is row-major).
+    g_rows: Mat<T>,
+    p_rows: Mat<T>,
     eig: EigWorkspace,
     /// Row-sharded solves: sums G and the sweep statistics over the ranks
     /// after every sweep (one allreduce of d·k + 2 elements). `None`: one process.
@@ -69,7 +77,9 @@ impl<'a, T: Float> Primal<'a, T> {
     ) -> Self {
         let (n, d) = x.shape();
         let k = y.ncols();
-        let w = w0.map(|w| w.to_owned()).unwrap_or_else(|| Mat::zeros(d, k));
+        let w = w0.map_or_else(|| StateMat::zeros(b, d, k), |w0| StateMat::copy_of(b, w0));
+        let rows_copy = matches!(precond, Precond::Custom(_)) && !w.as_ref().is_row_major_contiguous();
+        let rows = || if rows_copy { Mat::zeros(d, k) } else { Mat::zeros(0, 0) };
         let mut s = Self {
             b,
             x,
@@ -77,8 +87,8 @@ impl<'a, T: Float> Primal<'a, T> {
             precond,
             loss,
             w,
-            p: Mat::zeros(d, k),
-            g: Mat::zeros(d, k),
+            p: StateMat::zeros(b, d, k),
+            g: StateMat::zeros(b, d, k),
             r: Mat::zeros(n, k),
             d: Mat::zeros(n, k),
             q: if line_search { Mat::zeros(n, k) } else { Mat::zeros(0, 0) },
@@ -87,6 +97,8 @@ impl<'a, T: Float> Primal<'a, T> {
             gtg: vec![0.0; k * k],
             phi64: vec![0.0; k * k],
             phi: Mat::zeros(k, k),
+            g_rows: rows(),
+            p_rows: rows(),
             eig: EigWorkspace::new(k),
             comm,
             red: comm.map_or(vec![], |c| vec![T::ZERO; d * k + 2 + usize::from(c.carry_vote)]),
@@ -126,11 +138,17 @@ impl<'a, T: Float> Primal<'a, T> {
     /// P = ∇K(G) (and the pending W update), returns ‖G‖².
     fn precondition(&mut self) -> f64 {
         let b = self.b;
-        let k = self.g.ncols();
+        let k = self.g.as_ref().ncols();
         if let Precond::Custom(c) = self.precond {
             self.flush();
             let gn2 = b.grad_stats(self.g.as_ref(), None);
-            T::custom_apply(&**c, self.g.as_ref(), self.p.as_mut());
+            if self.g.as_ref().is_row_major_contiguous() {
+                T::custom_apply(&**c, self.g.as_ref(), self.p.as_mut());
+            } else {
+                self.g_rows.as_mut().copy_from(self.g.as_ref());
+                T::custom_apply(&**c, self.g_rows.as_ref(), self.p_rows.as_mut());
+                self.p.as_mut().copy_from(self.p_rows.as_ref());
+            }
             return gn2;
         }
         let class = self.precond.class();
@@ -205,11 +223,11 @@ impl<T: Float> PathState<T> for Primal<'_, T> {
     }
 
     fn last_finite(&self) -> Mat<T> {
-        self.w.clone()
+        self.w.to_mat()
     }
 
     fn finish(mut self: Box<Self>) -> Mat<T> {
         self.flush();
-        self.w
+        self.w.to_mat()
     }
 }

@@ -177,6 +177,58 @@ fn a_custom_k_runs_on_both_paths() {
     assert_eq!(solve(x.as_ref(), y.as_ref(), None, &o).unwrap().stop_reason, StopReason::Converged);
 }
 
+/// ∇K(G) = G·A (A symmetric positive definite), written over the rows of
+/// row-major slices, as user code may be: the solver hands a custom K
+/// row-major G and P whatever layout it keeps them in for the backend.
+#[derive(Debug)]
+struct RowMix {
+    by_slices: bool,
+}
+/// A[l][j].
+fn mix(l: usize, j: usize) -> f64 {
+    [[1.0, 0.3, 0.0], [0.3, 0.8, 0.1], [0.0, 0.1, 0.6]][l][j]
+}
+impl CustomPrecond for RowMix {
+    fn name(&self) -> String {
+        "rowmix".into()
+    }
+    fn class(&self) -> PrecondClass {
+        PrecondClass::General
+    }
+    fn lipschitz(&self) -> Option<f64> {
+        Some(1.2)
+    }
+    fn apply(&self, g: MatRef<'_, f64>, mut p: MatMut<'_, f64>) {
+        let k = g.ncols();
+        if self.by_slices {
+            for (gr, pr) in g.as_slice().chunks(k).zip(p.as_mut_slice().chunks_mut(k)) {
+                for (j, pj) in pr.iter_mut().enumerate() {
+                    *pj = (0..k).map(|l| gr[l] * mix(l, j)).sum();
+                }
+            }
+        } else {
+            for i in 0..g.nrows() {
+                for j in 0..k {
+                    *p.at_mut(i, j) = (0..k).map(|l| g.at(i, l) * mix(l, j)).sum();
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_custom_k_sees_row_major_g_and_p() {
+    let (x, y) = problem();
+    for backend in dspgd::compiled_backends() {
+        let run = |by_slices| {
+            let o = Options { precond: Precond::custom(RowMix { by_slices }), backend: backend.parse().unwrap(), max_iters: 200, ..opts("gd", "squared", "1e-3") };
+            solve(x.as_ref(), y.as_ref(), None, &o).unwrap().w
+        };
+        let (slices, indexed) = (run(true), run(false));
+        assert!(slices.as_slice() == indexed.as_slice(), "{backend}: the custom K read G in another layout");
+    }
+}
+
 #[test]
 fn auto_path_picks_gram_for_right_invariant_k_when_n_below_d() {
     let (x, y) = problem();

@@ -119,4 +119,13 @@ pub trait Backend<T: Scalar>: Send + Sync {
 
     /// Σ ℓ(R − η·Q): one line-search trial, O(nk), no pass over X.
     fn loss_along(&self, r: MatRef<'_, T>, q: MatRef<'_, T>, eta: T, loss: &Loss) -> f64;
+
+    /// True when the primal path should keep its d×k state (W, P, G)
+    /// column-major for this backend at this shape: every method takes any
+    /// layout, this only says which one runs faster. The default keeps them
+    /// row-major.
+    fn prefers_col_major(&self, d: usize, k: usize) -> bool {
+        let _ = (d, k);
+        false
+    }
 }

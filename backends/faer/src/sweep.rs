@@ -49,7 +49,7 @@ const MIN_BLOCK_ROWS: usize = 16;
 /// rows (on S5, n = 500, d = 5000, k = 100: one block of 500 rows instead of
 /// 200 + 200 + 100, a median 89 % of the best gemm GFLOP/s against 79 %, on
 /// a loaded machine).
-const LARGE_K: usize = 32;
+pub(crate) const LARGE_K: usize = 32;
 
 /// Rows per block for X with `d` columns and `k` right-hand sides.
 fn block_rows<T>(d: usize, k: usize) -> usize {

@@ -302,8 +302,9 @@ impl<T: SimdScalar> Backend<T> for Kernels<'_> {
                 assert_shape("precond_update Φ", phi.shape(), (k, k));
                 let ops::StepRun { token, g, eta_prev, w, p } = run;
                 let in_place = rows_in_place(g, w.rb(), p.rb());
-                let scratch = phi_scratch(k) + if in_place { 0 } else { copy_scratch(false, d, k, 3) };
-                T::simd_scratch(scratch, |buf| token.run(ops::RightStep { g, phi, eta_prev, w, p, in_place, buf }));
+                let by_cols = !in_place && rows_in_place(g.transpose(), w.rb().transpose(), p.rb().transpose());
+                let scratch = phi_scratch(k) + if in_place || by_cols { 0 } else { copy_scratch(false, d, k, 3) };
+                T::simd_scratch(scratch, |buf| token.run(ops::RightStep { g, phi, eta_prev, w, p, in_place, by_cols, buf }));
             }
             Step::Separable(pc) => {
                 with_separable(pc, run)
@@ -331,6 +332,12 @@ impl<T: SimdScalar> Backend<T> for Kernels<'_> {
     fn loss_along(&self, r: MatRef<'_, T>, q: MatRef<'_, T>, eta: T, loss: &Loss) -> f64 {
         assert_shape("loss_along", q.shape(), r.shape());
         with_loss(loss, ops::AlongRun { token: self.token, r, q, eta })
+    }
+
+    /// Always: the sweep works on Pᵀ and Gᵀ, which column-major P and G are
+    /// in place (row-major, it transposes both at every sweep).
+    fn prefers_col_major(&self, _d: usize, _k: usize) -> bool {
+        true
     }
 }
 
@@ -378,6 +385,9 @@ macro_rules! concrete_backend {
             }
             fn loss_along(&self, r: MatRef<'_, $t>, q: MatRef<'_, $t>, eta: $t, loss: &Loss) -> f64 {
                 Kernels(self).loss_along(r, q, eta, loss)
+            }
+            fn prefers_col_major(&self, d: usize, k: usize) -> bool {
+                <Kernels<'_> as Backend<$t>>::prefers_col_major(&Kernels(self), d, k)
             }
         }
     };

@@ -290,6 +290,8 @@ pub(crate) fn rows_in_place<T: Copy>(g: MatRef<'_, T>, w: MatRef<'_, T>, p: MatR
 
 /// W −= η_prev·P, then P = G·Φ (Φ: k×k), row by row: each row of P is
 /// Σ_l g_il·Φ[l, :], vectorized along the row (Φ padded to whole vectors).
+/// With G, W and P column-major (the primal solver's layout), by columns
+/// instead ([`right_cols`]).
 pub(crate) struct RightStep<'a, 'b, 'c, 'd, 'e, T> {
     pub(crate) g: MatRef<'a, T>,
     pub(crate) phi: MatRef<'b, T>,
@@ -297,6 +299,8 @@ pub(crate) struct RightStep<'a, 'b, 'c, 'd, 'e, T> {
     pub(crate) w: MatMut<'c, T>,
     pub(crate) p: MatMut<'d, T>,
     pub(crate) in_place: bool,
+    /// G, W and P column-major packed (their transposes in place).
+    pub(crate) by_cols: bool,
     pub(crate) buf: &'e mut [T],
 }
 
@@ -304,7 +308,7 @@ impl<T: SimdScalar> WithSimd for RightStep<'_, '_, '_, '_, '_, T> {
     type Output = ();
     #[inline(always)]
     fn with_simd<S: Simd>(self, s: S) {
-        let RightStep { g, phi, eta_prev, mut w, mut p, in_place, buf } = self;
+        let RightStep { g, phi, eta_prev, mut w, mut p, in_place, by_cols, buf } = self;
         let (rows, k) = g.shape();
         if rows == 0 || k == 0 {
             return;
@@ -324,6 +328,15 @@ impl<T: SimdScalar> WithSimd for RightStep<'_, '_, '_, '_, '_, T> {
             let ws = row_run_mut(&mut w, 0, rows).unwrap_or(&mut []);
             let ps = row_run_mut(&mut p, 0, rows).unwrap_or(&mut []);
             right_rows::<T, S>(s, gs, phip, kp, k, eta_prev, move_w, ws, ps);
+            return;
+        }
+        if by_cols {
+            let gs = row_run(g.transpose(), 0, k).unwrap_or(&[]);
+            let mut wt = w.rb_mut().transpose();
+            let ws = row_run_mut(&mut wt, 0, k).unwrap_or(&mut []);
+            let mut pt = p.rb_mut().transpose();
+            let ps = row_run_mut(&mut pt, 0, k).unwrap_or(&mut []);
+            right_cols::<T, S>(s, gs, phip, kp, k, eta_prev, move_w, ws, ps);
             return;
         }
         let rb = block_rows(k);
@@ -389,6 +402,62 @@ fn right_rows<T: SimdScalar, S: Simd>(
             let dst = &mut prow[c * lanes..((c + 1) * lanes).min(k)];
             T::partial_store(s, dst, acc);
         }
+    }
+}
+
+/// Elements of each column per pass of [`right_cols`]: the k columns of G
+/// (2 KiB each in f64) stay in L1 while the k columns of P are formed.
+const COL_CHUNK: usize = 256;
+
+/// [`RightStep`] on column-major slices (`g`, `w`, `p`: k columns of d
+/// elements one after the other): column c of P is Σ_l Φ[l, c]·(column l of
+/// G), vectorized along the columns, by chunks of [`COL_CHUNK`] rows. Each
+/// element is the same fused multiply-adds in the same order (l = 0..k) as
+/// in [`right_rows`], so both layouts give the same bits.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn right_cols<T: SimdScalar, S: Simd>(
+    s: S,
+    g: &[T],
+    phip: &[T],
+    kp: usize,
+    k: usize,
+    eta_prev: T,
+    move_w: bool,
+    w: &mut [T],
+    p: &mut [T],
+) {
+    let d = g.len() / k;
+    if move_w {
+        // w − η·p as one fused multiply-add, as in `right_rows`.
+        lines::axpy::<T, S>(s, w, T::ZERO - eta_prev, p);
+    }
+    let zero = T::vsplat(s, T::ZERO);
+    let lanes = T::lanes::<S>();
+    let load = |x: &[T]| if x.len() == lanes { T::as_simd::<S>(x).0[0] } else { T::partial_load(s, x) };
+    let mut a = 0;
+    while a < d {
+        let len = COL_CHUNK.min(d - a);
+        for c in 0..k {
+            let out = &mut p[c * d + a..c * d + a + len];
+            let mut i = 0;
+            while i < len {
+                let m = lanes.min(len - i);
+                let mut acc = zero;
+                for l in 0..k {
+                    let gl = &g[l * d + a + i..l * d + a + i + m];
+                    acc = T::vfma(s, T::vsplat(s, phip[l * kp + c]), load(gl), acc);
+                }
+                let dst = &mut out[i..i + m];
+                if m == lanes {
+                    T::as_mut_simd::<S>(dst).0[0] = acc;
+                } else {
+                    T::partial_store(s, dst, acc);
+                }
+                i += m;
+            }
+        }
+        a += len;
     }
 }
 

@@ -18,8 +18,10 @@
 //! block is read from memory by step 1 and again, from cache, by step 3, so
 //! DRAM sees X once. For X larger than L3, step 3 also prefetches the next
 //! block (see [`crate::prefetch`] and [`prefetch_next_block`]). P and G are used transposed (k×d, row-major), so that
-//! all products run along the contiguous rows of X; their transposes cost
-//! O(dk) per sweep.
+//! all products run along the contiguous rows of X: column-major P and G
+//! (the primal solver's layout for this backend, see
+//! `Backend::prefers_col_major`) are used in place, G accumulated into
+//! directly; other layouts are transposed, O(dk) per sweep.
 //!
 //! X with contiguous rows (row-major or padded rows) is read in place; any
 //! other layout is copied block by block into packed scratch first
@@ -193,6 +195,10 @@ impl<T: SimdScalar> LossOp<T> for SweepRun<'_, T> {
         let d_len = if d_direct { 0 } else { n * k };
         let q_len = if q_direct { 0 } else { n * k };
         let gt_len = k * dd;
+        // G column-major packed (the primal solver's layout): its storage is
+        // Gᵀ, which the first chunk accumulates into directly.
+        let gt_direct = row_run(g.rb().transpose(), 0, k).is_some();
+        let gt_scratch = if gt_direct { (nt - 1) * gt_len } else { nt * gt_len };
         let x_contig = dd <= 1 || x.col_stride() == 1;
         let chunk_rows = n.div_ceil(nt).div_ceil(4) * 4;
         let block = block_rows::<T>(dd, k).min(chunk_rows.max(GROUP_ROWS));
@@ -200,14 +206,14 @@ impl<T: SimdScalar> LossOp<T> for SweepRun<'_, T> {
         // Per chunk: Q of a block, its vector accumulators, and the copied block of X.
         let gpart_len = if blocked_g::<T>() { k * dd } else { 0 };
         let per_chunk = block * k * (1 + MAX_LANES) + gpart_len + if x_contig { 0 } else { block * dd };
-        let total = pt_len + r_len + d_len + q_len + nt * gt_len + nt * per_chunk;
+        let total = pt_len + r_len + d_len + q_len + gt_scratch + nt * per_chunk;
 
         T::simd_scratch(total, |buf| {
             let (pt_buf, rest) = buf.split_at_mut(pt_len);
             let (r_buf, rest) = rest.split_at_mut(r_len);
             let (d_buf, rest) = rest.split_at_mut(d_len);
             let (q_buf, rest) = rest.split_at_mut(q_len);
-            let (gt_buf, chunk_buf) = rest.split_at_mut(nt * gt_len);
+            let (gt_buf, chunk_buf) = rest.split_at_mut(gt_scratch);
 
             // Pᵀ.
             let pt: &[T] = match (pt_direct, p) {
@@ -236,6 +242,11 @@ impl<T: SimdScalar> LossOp<T> for SweepRun<'_, T> {
             let r_all: &mut [T] = if r_direct { row_run_mut(&mut r, 0, n).unwrap_or(&mut []) } else { &mut *r_buf };
             let d_all: &mut [T] = if d_direct { row_run_mut(&mut d, 0, n).unwrap_or(&mut []) } else { &mut *d_buf };
 
+            let mut g_t = g.rb_mut().transpose();
+            let (g0, gt_rest): (&mut [T], &mut [T]) = match row_run_mut(&mut g_t, 0, k) {
+                Some(g0) => (g0, &mut *gt_buf),
+                None => gt_buf.split_at_mut(gt_len),
+            };
             let stats = token.run(SweepSimd {
                 l,
                 mode,
@@ -248,7 +259,8 @@ impl<T: SimdScalar> LossOp<T> for SweepRun<'_, T> {
                 q: q_rows_all,
                 r: r_all,
                 d: d_all,
-                gt: gt_buf,
+                g0,
+                gt_rest,
                 chunk_buf,
                 nt,
                 chunk_rows,
@@ -256,8 +268,10 @@ impl<T: SimdScalar> LossOp<T> for SweepRun<'_, T> {
                 per_chunk,
             });
 
-            // G from the (reduced) Gᵀ of chunk 0.
-            transpose_from(&gt_buf[..gt_len], &mut g);
+            if !gt_direct {
+                // G from the (reduced) Gᵀ of chunk 0.
+                transpose_from(&gt_buf[..gt_len], &mut g);
+            }
             if !r_direct && mode != Mode::Keep {
                 scatter_rows(&mut r, 0, n, r_buf);
             }
@@ -283,7 +297,11 @@ struct SweepSimd<'a, T, L> {
     q: &'a [T],
     r: &'a mut [T],
     d: &'a mut [T],
-    gt: &'a mut [T],
+    /// The first chunk's Gᵀ (G's own storage when it is column-major), into
+    /// which the others' are added...
+    g0: &'a mut [T],
+    /// ...and theirs, one after the other.
+    gt_rest: &'a mut [T],
     chunk_buf: &'a mut [T],
     nt: usize,
     chunk_rows: usize,
@@ -296,17 +314,17 @@ impl<T: SimdScalar, L: VLoss<T>> WithSimd for SweepSimd<'_, T, L> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, s: S) -> [f64; 2] {
-        let SweepSimd { l, mode, eta, x, x_contig, prefetch, block, pt, q, r, d, gt, chunk_buf, nt, chunk_rows, k, per_chunk } =
+        let SweepSimd { l, mode, eta, x, x_contig, prefetch, block, pt, q, r, d, g0, gt_rest, chunk_buf, nt, chunk_rows, k, per_chunk } =
             self;
         let (n, dd) = x.shape();
         let gt_len = k * dd;
         if nt == 1 {
-            let chunk = Chunk { l, mode, eta, x, x_contig, prefetch, block, pt, q, r, d, gt, scratch: chunk_buf, k };
+            let chunk = Chunk { l, mode, eta, x, x_contig, prefetch, block, pt, q, r, d, gt: g0, scratch: chunk_buf, k };
             // Through `vectorize` (free: the same instruction set) so that the
             // chunk is compiled as a function of its own, as on the threads.
             return s.vectorize(chunk);
         }
-        let gts = split_parts(gt, nt, gt_len);
+        let gts = core::iter::once(&mut *g0).chain(split_parts(&mut *gt_rest, nt - 1, gt_len));
         let scratches = split_parts(chunk_buf, nt, per_chunk);
         let rs = split_rows(r, nt, chunk_rows, k);
         let ds = split_rows(d, nt, chunk_rows, k);
@@ -328,8 +346,7 @@ impl<T: SimdScalar, L: VLoss<T>> WithSimd for SweepSimd<'_, T, L> {
         let stats = tasks.iter().fold([0.0; 2], |a, (_, b)| [a[0] + b[0], a[1] + b[1]]);
         drop(tasks);
         // Σ of the partial Gᵀ, in chunk order, into the first.
-        let (g0, others) = gt.split_at_mut(gt_len);
-        for part in others.chunks_exact(gt_len.max(1)).take(nt - 1) {
+        for part in gt_rest.chunks_exact(gt_len.max(1)).take(nt - 1) {
             axpy::<T, S>(s, g0, T::ONE, part);
         }
         stats

@@ -1,7 +1,7 @@
 //! The O(size) operations at n·k ≈ 10⁵ (where f32 sums must stay within 1e-5
 //! of the reference's f64 sums), every layout, every level, against the
 //! reference backend.
-use dspgd_backend::conformance::{rel_diff, separable_preconds, Stored, LAYOUTS};
+use dspgd_backend::conformance::{rel_diff, separable_preconds, Layout, Stored, LAYOUTS};
 use dspgd_backend::{Backend, Loss, Mat, Reference, Scalar, Step};
 use dspgd_simd::{Level, SimdBackend, SimdScalar};
 
@@ -94,5 +94,61 @@ fn large_elementwise_f32() {
 fn large_elementwise_f64() {
     for (m, k) in [(100_003, 1), (25_001, 4), (7_001, 13), (3_001, 33)] {
         check::<f64>(m, k, 1e-12);
+    }
+}
+
+/// P = G·Φ (and W −= ηP) with G, W and P all column-major (the primal
+/// solver's layout, run by columns) gives bitwise what all row-major gives
+/// (run by rows), at every level; both match the reference.
+fn right_step_by_columns<T: SimdScalar>(m: usize, k: usize, tol: f64)
+where
+    SimdBackend: Backend<T>,
+{
+    let g0 = mat::<T>(m, k, 21, 4.0);
+    let w0 = mat::<T>(m, k, 22, 1.0);
+    let p0 = mat::<T>(m, k, 23, 1.0);
+    let phi = mat::<T>(k, k, 24, 1.0);
+    let eta = T::from_f64(0.25);
+    let (mut ww, mut pw) = (w0.clone(), p0.clone());
+    Reference.precond_update(g0.as_ref(), Step::Right(phi.as_ref()), eta, ww.as_mut(), pw.as_mut());
+    for level in Level::available() {
+        let b = SimdBackend::with_level(level, 1).unwrap();
+        let run = |lay: Layout| {
+            let g = Stored::new(g0.as_ref(), lay);
+            let (mut w, mut p) = (Stored::new(w0.as_ref(), lay), Stored::new(p0.as_ref(), lay));
+            b.precond_update(g.view(), Step::Right(phi.as_ref()), eta, w.view_mut(), p.view_mut());
+            (w.view().to_owned(), p.view().to_owned())
+        };
+        let (rows, cols) = (run(Layout::RowMajor), run(Layout::ColMajor));
+        let bits = |m: &Mat<T>| m.as_slice().iter().map(|v| v.to_f64().to_bits()).collect::<Vec<_>>();
+        let what = format!("{} {level} {m}x{k}", T::NAME);
+        assert!(bits(&rows.0) == bits(&cols.0), "{what}: W differs between the layouts");
+        assert!(bits(&rows.1) == bits(&cols.1), "{what}: P differs between the layouts");
+        assert!(rel_diff(cols.0.as_ref(), ww.as_ref()) <= tol, "{what}: W off the reference");
+        assert!(rel_diff(cols.1.as_ref(), pw.as_ref()) <= tol, "{what}: P off the reference");
+    }
+}
+
+#[test]
+fn right_step_by_columns_is_bitwise_by_rows() {
+    for (m, k) in [(7_001, 13), (3_001, 33), (1_000, 2)] {
+        right_step_by_columns::<f64>(m, k, 1e-12);
+        right_step_by_columns::<f32>(m, k, 1e-5);
+    }
+}
+
+/// ⟨G, G⟩ (each vector loaded once) is bitwise ⟨G, copy of G⟩.
+#[test]
+fn dot_of_a_matrix_with_itself_is_bitwise_the_general_dot() {
+    for (m, k) in [(100_003, 1), (3_001, 33)] {
+        let g = mat::<f32>(m, k, 31, 4.0);
+        let h = g.clone();
+        let g64 = mat::<f64>(m, k, 32, 4.0);
+        let h64 = g64.clone();
+        for level in Level::available() {
+            let b = SimdBackend::with_level(level, 1).unwrap();
+            assert_eq!(b.dot(g.as_ref(), g.as_ref()).to_bits(), b.dot(g.as_ref(), h.as_ref()).to_bits(), "f32 {level} {m}x{k}");
+            assert_eq!(b.dot(g64.as_ref(), g64.as_ref()).to_bits(), b.dot(g64.as_ref(), h64.as_ref()).to_bits(), "f64 {level} {m}x{k}");
+        }
     }
 }
