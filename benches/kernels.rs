@@ -48,17 +48,31 @@ struct Buffers<T> {
     q: Mat<T>,
     d: Mat<T>,
     g: Mat<T>,
+    /// P and G stored transposed: the column-major layout the solver keeps
+    /// them in for backends that prefer it (`Backend::prefers_col_major`).
+    p_t: Mat<T>,
+    g_t: Mat<T>,
 }
 
 impl<T: Float> Buffers<T> {
     fn new((n, d, k): (usize, usize, usize)) -> Self {
         let (x, r) = synthetic::gaussian_problem::<T>(n, d, k, 1);
-        Self { x, p: synthetic::gaussian_matrix(d, k, 1e-3, 2), r, q: Mat::zeros(n, k), d: Mat::zeros(n, k), g: Mat::zeros(d, k) }
+        let p: Mat<T> = synthetic::gaussian_matrix(d, k, 1e-3, 2);
+        let p_t = p.as_ref().transpose().to_owned();
+        Self { x, p, r, q: Mat::zeros(n, k), d: Mat::zeros(n, k), g: Mat::zeros(d, k), p_t, g_t: Mat::zeros(k, d) }
     }
 
+    /// One sweep, with P and G in the layout the solver would use for `b`.
     fn fused(&mut self, b: &dyn Backend<T>) {
-        let u = ResidualUpdate::FromStep { p: self.p.as_ref(), eta: T::from_f64(1e-9) };
-        black_box(b.sweep(self.x.as_ref(), u, self.r.as_mut(), &Loss::Squared, self.d.as_mut(), self.g.as_mut()));
+        let eta = T::from_f64(1e-9);
+        let (r, d) = (self.r.as_mut(), self.d.as_mut());
+        let (d_, k) = self.p.as_ref().shape();
+        let (p, g) = if b.prefers_col_major(d_, k) {
+            (self.p_t.as_ref().transpose(), self.g_t.as_mut().transpose())
+        } else {
+            (self.p.as_ref(), self.g.as_mut())
+        };
+        black_box(b.sweep(self.x.as_ref(), ResidualUpdate::FromStep { p, eta }, r, &Loss::Squared, d, g));
     }
 
     fn two_matmuls(&mut self, b: &dyn Backend<T>) {

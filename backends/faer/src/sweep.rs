@@ -156,6 +156,9 @@ impl<T: FaerScalar> LossVisitor<T> for Sweep<'_, T> {
             let mut gparts = gbufs.chunks_exact_mut(g_len.max(1));
             let mut qparts = qbufs.chunks_exact_mut(q_len.max(1));
             let mut g = g;
+            // The partial G in G's own layout: faer's products into them run
+            // as fast as into G, and the final sum reads them as G is stored.
+            let col_major = kk > 1 && g.row_stride() == 1;
             let mut tasks = Vec::with_capacity(threads);
             let (mut x, mut r, mut d, mut update) = (x, r, d, update);
             // The first chunk accumulates into G itself.
@@ -176,7 +179,11 @@ impl<T: FaerScalar> LossVisitor<T> for Sweep<'_, T> {
                 let qbuf = qparts.next().unwrap_or(&mut []);
                 let gc = g0.take().unwrap_or_else(|| {
                     let gbuf = &mut gparts.next().unwrap_or(&mut [])[..g_len];
-                    faer::MatMut::from_row_major_slice_mut(gbuf, dd, kk)
+                    if col_major {
+                        faer::MatMut::from_column_major_slice_mut(gbuf, dd, kk)
+                    } else {
+                        faer::MatMut::from_row_major_slice_mut(gbuf, dd, kk)
+                    }
                 });
                 tasks.push((Some(Chunk { x: xc, update: uc, r: rc, d: dc, g: gc, qbuf, block }), SweepStats::default()));
             }
@@ -190,22 +197,26 @@ impl<T: FaerScalar> LossVisitor<T> for Sweep<'_, T> {
             let stats = tasks.iter().map(|(_, s)| *s).sum::<SweepStats>();
             drop(tasks);
             if g_len > 0 {
-                reduce_parts(g.rb_mut(), gbufs, threads);
+                reduce_parts(g.rb_mut(), gbufs, col_major, threads);
             }
             stats
         })
     }
 }
 
-/// G += Σ parts (row-major d×k each, added in order), the rows of G cut into
-/// one band per thread.
-fn reduce_parts<T: FaerScalar>(g: faer::MatMut<'_, T>, parts: &[T], threads: usize) {
+/// G += Σ parts (d×k each, row-major or, with `col_major`, column-major;
+/// added in order), the rows of G cut into one band per thread.
+fn reduce_parts<T: FaerScalar>(g: faer::MatMut<'_, T>, parts: &[T], col_major: bool, threads: usize) {
     let (dd, kk) = (g.nrows(), g.ncols());
     let band = dd.div_ceil(threads).max(1);
     let add = |mut gb: faer::MatMut<'_, T>, start: usize| {
         let rows = gb.nrows();
         for part in parts.chunks_exact(dd * kk) {
-            let pb = faer::MatRef::from_row_major_slice(&part[start * kk..(start + rows) * kk], rows, kk);
+            let pb = if col_major {
+                faer::MatRef::from_column_major_slice_with_stride(&part[start..], rows, kk, dd)
+            } else {
+                faer::MatRef::from_row_major_slice(&part[start * kk..(start + rows) * kk], rows, kk)
+            };
             zip!(gb.rb_mut(), pb).for_each(|unzip!(gv, pv)| *gv += *pv);
         }
     };
