@@ -54,7 +54,8 @@ impl<T: Scalar> StateMat<T> {
         if self.col_major { MatMut::from_col_major(data, r, c) } else { MatMut::from_row_major(data, r, c) }.expect("length checked")
     }
 
-    /// The elements in storage order (for elementwise sums across ranks).
+    /// The elements in storage order, for the sum of G across ranks (every
+    /// rank runs the same kernel, so every rank's G has the same layout).
     pub fn as_mut_slice(&mut self) -> &mut [T] {
         &mut self.data[self.off..self.off + self.nrows * self.ncols]
     }
