@@ -73,20 +73,28 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Seconds of one streaming read of X with `threads` threads (row blocks),
 /// through the fastest compiled reduction (‖X‖², each element loaded
-/// once). The row blocks run on the kernels' thread team, as the sweeps do,
-/// so that no thread is started inside the timing: X that fits the cache
-/// (S1–S3) reads in tens of microseconds, less than a thread takes to start.
-fn stream_seconds<T: Float>(x: MatRef<'_, T>, threads: usize) -> f64 {
+/// once): the median of repeated reads, after one that warms up (page
+/// faults, caches). The row blocks run on the kernels' thread team, as the
+/// sweeps do, so that no thread is started inside the timing: X that fits
+/// the cache (S1–S3) reads in tens of microseconds, less than a thread takes
+/// to start, so more reads are timed for it (about 20 ms, at least
+/// `repeats`).
+fn stream_seconds<T: Float>(x: MatRef<'_, T>, threads: usize, repeats: usize) -> f64 {
     let b = make_backend_for::<T>(BackendChoice::Auto, 1, Workload { n: x.nrows(), d: x.ncols(), k: 1, gram: false, elem_size: std::mem::size_of::<T>() })
         .expect("auto backend");
     let n = x.nrows();
     let chunk = n.div_ceil(threads.max(1)).max(1);
     let mut parts: Vec<(MatRef<'_, T>, f64)> = (0..n.div_ceil(chunk)).map(|t| (x.rows(t * chunk, chunk.min(n - t * chunk)), 0.0)).collect();
-    let start = Instant::now();
-    dspgd::kernels::team::for_each_mut(&mut parts, |_, (rows, sum)| *sum = b.dot(*rows, *rows));
-    let secs = start.elapsed().as_secs_f64();
-    std::hint::black_box(parts.iter().map(|p| p.1).sum::<f64>());
-    secs
+    let mut read = || {
+        let start = Instant::now();
+        dspgd::kernels::team::for_each_mut(&mut parts, |_, (rows, sum)| *sum = b.dot(*rows, *rows));
+        let secs = start.elapsed().as_secs_f64();
+        std::hint::black_box(parts.iter().map(|p| p.1).sum::<f64>());
+        secs
+    };
+    let first = read();
+    let reads = ((0.02 / first.max(1e-9)) as usize).clamp(repeats.max(1), 1000);
+    median((0..reads).map(|_| read()).collect())
 }
 
 /// The best GFLOP/s of a square gemm (m = 1024, 2m³ flops) over the compiled
@@ -133,11 +141,7 @@ fn run_dtype<T: Float>(a: &BenchArgs, (n, d, k): (usize, usize, usize), backends
     let threads = dspgd::resolve_threads(a.threads);
     let (x, y) = synthetic::gaussian_problem::<T>(n, d, k, 1);
     let x_bytes = (n * d * std::mem::size_of::<T>()) as f64;
-    // The first read warms up (page faults, caches); reads of X that fits the
-    // cache take microseconds, so more of them are timed (about 20 ms).
-    let first = stream_seconds(x.as_ref(), threads);
-    let reads = ((0.02 / first.max(1e-9)) as usize).clamp(a.repeats.max(1), 1000);
-    let read = median((0..reads).map(|_| stream_seconds(x.as_ref(), threads)).collect());
+    let read = stream_seconds(x.as_ref(), threads, a.repeats);
     let (peak, peak_backend) = gemm_peak::<T>(threads, a.repeats);
     let mut rows = vec![];
     for spec in a.precond.split(',').map(str::trim).filter(|s| !s.is_empty()) {
