@@ -154,7 +154,10 @@ pub(crate) fn q_rows<T: SimdScalar, S: Simd, const R: usize>(
 }
 
 /// Gᵀ[j][l0..l1] += Σ_r D[r][j]·x[r][l0..l1] for every column j (`gt`: k×d
-/// row-major, `dcoef`: R×k row-major): a rank-R update. The columns go J at
+/// row-major, `dcoef`: R×k row-major): a rank-R update. With `assign`, Gᵀ's
+/// old values are not read: Gᵀ[j][l0..l1] = Σ_r D[r][j]·x[r][l0..l1], the
+/// same bits as the update of a zeroed Gᵀ (each sum starts from +0), without
+/// a pass to zero it first. The columns go J at
 /// a time ([`block_cols`]), so that each vector of the R rows of X is loaded
 /// once per J columns and each vector of G is loaded and stored once for the
 /// R rows. `next` holds the R rows that come after these (or empty slices):
@@ -163,6 +166,29 @@ pub(crate) fn q_rows<T: SimdScalar, S: Simd, const R: usize>(
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn rank_update<T: SimdScalar, S: Simd, const R: usize>(
+    s: S,
+    x: [&[T]; R],
+    dcoef: &[T],
+    k: usize,
+    gt: &mut [T],
+    dd: usize,
+    l0: usize,
+    l1: usize,
+    pf: Prefetch,
+    next: [&[T]; R],
+    assign: bool,
+) {
+    if assign {
+        rank_cols::<T, S, R, true>(s, x, dcoef, k, gt, dd, l0, l1, pf, next);
+    } else {
+        rank_cols::<T, S, R, false>(s, x, dcoef, k, gt, dd, l0, l1, pf, next);
+    }
+}
+
+/// [`rank_update`], J columns at a time.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn rank_cols<T: SimdScalar, S: Simd, const R: usize, const ASSIGN: bool>(
     s: S,
     x: [&[T]; R],
     dcoef: &[T],
@@ -191,12 +217,12 @@ pub(crate) fn rank_update<T: SimdScalar, S: Simd, const R: usize>(
         let w = block_cols(k - j, max);
         let nc = if j == 0 { nc } else { [&[][..]; R] };
         match w {
-            6 => rank_block::<T, S, R, 6>(s, xc, dcoef, k, j, gt, dd, l0, l1, pf, nc),
-            5 => rank_block::<T, S, R, 5>(s, xc, dcoef, k, j, gt, dd, l0, l1, pf, nc),
-            4 => rank_block::<T, S, R, 4>(s, xc, dcoef, k, j, gt, dd, l0, l1, pf, nc),
-            3 => rank_block::<T, S, R, 3>(s, xc, dcoef, k, j, gt, dd, l0, l1, pf, nc),
-            2 => rank_block::<T, S, R, 2>(s, xc, dcoef, k, j, gt, dd, l0, l1, pf, nc),
-            _ => rank_block::<T, S, R, 1>(s, xc, dcoef, k, j, gt, dd, l0, l1, pf, nc),
+            6 => rank_block::<T, S, R, 6, ASSIGN>(s, xc, dcoef, k, j, gt, dd, l0, l1, pf, nc),
+            5 => rank_block::<T, S, R, 5, ASSIGN>(s, xc, dcoef, k, j, gt, dd, l0, l1, pf, nc),
+            4 => rank_block::<T, S, R, 4, ASSIGN>(s, xc, dcoef, k, j, gt, dd, l0, l1, pf, nc),
+            3 => rank_block::<T, S, R, 3, ASSIGN>(s, xc, dcoef, k, j, gt, dd, l0, l1, pf, nc),
+            2 => rank_block::<T, S, R, 2, ASSIGN>(s, xc, dcoef, k, j, gt, dd, l0, l1, pf, nc),
+            _ => rank_block::<T, S, R, 1, ASSIGN>(s, xc, dcoef, k, j, gt, dd, l0, l1, pf, nc),
         }
         j += w;
     }
@@ -205,7 +231,7 @@ pub(crate) fn rank_update<T: SimdScalar, S: Simd, const R: usize>(
 /// Columns `j0..j0 + J` of [`rank_update`] (`x`: the R rows restricted to `l0..l1`).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn rank_block<T: SimdScalar, S: Simd, const R: usize, const J: usize>(
+fn rank_block<T: SimdScalar, S: Simd, const R: usize, const J: usize, const ASSIGN: bool>(
     s: S,
     x: [&[T]; R],
     dcoef: &[T],
@@ -265,7 +291,7 @@ fn rank_block<T: SimdScalar, S: Simd, const R: usize, const J: usize>(
             xi[r] = xv[r][i];
         }
         for j in 0..J {
-            let mut acc = gv[j][i];
+            let mut acc = if ASSIGN { zero } else { gv[j][i] };
             for r in 0..R {
                 acc = T::vfma(s, xi[r], c[r][j], acc);
             }
@@ -278,7 +304,7 @@ fn rank_block<T: SimdScalar, S: Simd, const R: usize, const J: usize>(
             xi[r] = T::partial_load(s, xt[r]);
         }
         for j in 0..J {
-            let mut acc = T::partial_load(s, gtail[j]);
+            let mut acc = if ASSIGN { zero } else { T::partial_load(s, gtail[j]) };
             for r in 0..R {
                 acc = T::vfma(s, xi[r], c[r][j], acc);
             }

@@ -69,18 +69,39 @@ const MIN_CHUNK_ROWS: usize = 16;
 /// (n = 200, d = 2000, k = 10: 2 430–2 610 it/s with, 2 480–2 770 without).
 const PREFETCH_MIN_X_BYTES: usize = 16 << 20;
 
+/// This machine kind's L2 per core.
+const L2_BYTES: usize = 1 << 20;
+
+/// True when X streams from DRAM (larger than [`PREFETCH_MIN_X_BYTES`]) and
+/// k ≥ 2: the sweep then prefetches the next block during the rank updates
+/// (when the block fits L2), and f64 takes larger blocks
+/// ([`streamed_block_rows`]).
+fn streamed<T>(n: usize, d: usize, k: usize, x_contig: bool) -> bool {
+    x_contig && k >= 2 && d > 0 && n.saturating_mul(d).saturating_mul(core::mem::size_of::<T>()) >= PREFETCH_MIN_X_BYTES
+}
+
 /// True when the sweep prefetches the next block of rows during the rank
-/// updates: X larger than [`PREFETCH_MIN_X_BYTES`] with contiguous rows,
-/// k ≥ 2, and blocks that fit L2 twice over (measured, n = 1000, d = 10000:
-/// k = 2 to 16 gained 10 to 25 %, k = 1 nothing; n = 2000, d = 50000, whose
-/// 4-row blocks exceed L2: k = 1 and 2 lost 5 to 10 %).
+/// updates: X [`streamed`] and blocks that fit L2. Measured, n = 1000,
+/// d = 10000: k = 2 to 16 gained 10 to 25 %, k = 1 nothing; n = 500,
+/// d = 20000, k = 10, f64 (4 rows, 640 KB): 88 → 97 it/s; n = 2000,
+/// d = 50000, whose 4-row blocks exceed L2 in f64: k = 1 and 2 lost 5 to
+/// 10 % (f32, 800 KB, k = 2: 44 → 43 it/s, median of 5, within noise).
 fn prefetch_next_block<T>(n: usize, d: usize, k: usize, block: usize, x_contig: bool) -> bool {
-    let size = core::mem::size_of::<T>();
-    x_contig
-        && k >= 2
-        && d > 0
-        && block.saturating_mul(d).saturating_mul(size) <= 2 * BLOCK_BYTES
-        && n.saturating_mul(d).saturating_mul(size) >= PREFETCH_MIN_X_BYTES
+    streamed::<T>(n, d, k, x_contig) && block.saturating_mul(d).saturating_mul(core::mem::size_of::<T>()) <= L2_BYTES
+}
+
+/// Fewest rows per block for a [`streamed`] X, when such a block fits L2:
+/// 8 in f64, where P and G (read from L3 once per block when they do not
+/// fit L2 beside the block) then serve twice the rows. Measured, one
+/// thread, rows 4 → 8 (with the prefetch): n = 1000, d = 10000, k = 10:
+/// 98 → 102 it/s; k = 4: 167 → 181. In f32 the same change lost 3 %
+/// (S3: 216 → 210; 16 rows: 203), so f32 keeps its blocks of 4 rows.
+fn streamed_block_rows<T>() -> usize {
+    if core::mem::size_of::<T>() >= 8 {
+        2 * GROUP_ROWS
+    } else {
+        GROUP_ROWS
+    }
 }
 
 /// What happens to R before the gradient.
@@ -103,10 +124,16 @@ pub(crate) fn sweep_threads(threads: usize, n: usize, d: usize, k: usize, min_pa
 }
 
 /// Rows per block: the block of X (about [`BLOCK_BYTES`]) stays in cache
-/// between the two products, and at most [`BLOCK_ACC`] vector accumulators
-/// of Q are live; a multiple of [`GROUP_ROWS`].
-fn block_rows<T>(d: usize, k: usize) -> usize {
-    let by_bytes = BLOCK_BYTES / (d.max(1) * core::mem::size_of::<T>());
+/// between the two products (at least [`streamed_block_rows`] rows for a
+/// [`streamed`] X), and at most [`BLOCK_ACC`] vector accumulators of Q are
+/// live; a multiple of [`GROUP_ROWS`].
+fn block_rows<T>(d: usize, k: usize, streamed: bool) -> usize {
+    let size = core::mem::size_of::<T>();
+    let mut by_bytes = BLOCK_BYTES / (d.max(1) * size);
+    let more = streamed_block_rows::<T>();
+    if streamed && more.saturating_mul(d).saturating_mul(size) <= L2_BYTES {
+        by_bytes = by_bytes.max(more);
+    }
     let by_acc = BLOCK_ACC / k.max(1);
     (by_bytes.min(by_acc) / GROUP_ROWS).max(1) * GROUP_ROWS
 }
@@ -201,7 +228,7 @@ impl<T: SimdScalar> LossOp<T> for SweepRun<'_, T> {
         let gt_scratch = if gt_direct { (nt - 1) * gt_len } else { nt * gt_len };
         let x_contig = dd <= 1 || x.col_stride() == 1;
         let chunk_rows = n.div_ceil(nt).div_ceil(4) * 4;
-        let block = block_rows::<T>(dd, k).min(chunk_rows.max(GROUP_ROWS));
+        let block = block_rows::<T>(dd, k, streamed::<T>(n, dd, k, x_contig)).min(chunk_rows.max(GROUP_ROWS));
         let prefetch = prefetch_next_block::<T>(n, dd, k, block, x_contig);
         // Per chunk: Q of a block, its vector accumulators, and the copied block of X.
         let gpart_len = if blocked_g::<T>() { k * dd } else { 0 };
@@ -387,16 +414,23 @@ impl<T: SimdScalar, L: VLoss<T>> Chunk<'_, T, L> {
         let Chunk { l, mode, eta, x, x_contig, prefetch, block, pt, q, r, d, gt, scratch, k } = self;
         let (n, dd) = x.shape();
         let gt = &mut gt[..k * dd];
-        gt.fill(T::ZERO);
+        if n == 0 {
+            gt.fill(T::ZERO);
+        }
         let (qb, rest) = scratch.split_at_mut(block * k);
         let (accbuf, rest) = rest.split_at_mut(block * k * MAX_LANES);
-        // f32: the rank updates go into a partial Gᵀ, added to the chunk's Gᵀ
-        // every FLUSH_ROWS rows (blocked summation: a running f32 sum over
-        // 10⁵ rows would drift by about 1e-5 relative). f64: straight into Gᵀ.
-        let blocked = blocked_g::<T>();
-        let (gpart, xb) = rest.split_at_mut(if blocked { k * dd } else { 0 });
-        gpart.fill(T::ZERO);
+        // f32 with more than FLUSH_ROWS rows: the rank updates go into a
+        // partial Gᵀ, added to the chunk's Gᵀ every FLUSH_ROWS rows (blocked
+        // summation: a running f32 sum over 10⁵ rows would drift by about
+        // 1e-5 relative). Otherwise straight into Gᵀ.
+        let blocked = blocked_g::<T>() && n > FLUSH_ROWS;
+        let (gpart, xb) = rest.split_at_mut(if blocked_g::<T>() { k * dd } else { 0 });
         let (gsum, mut gtotal): (&mut [T], Option<&mut [T]>) = if blocked { (gpart, Some(gt)) } else { (gt, None) };
+        // The first rank update after a flush (and of the sweep) assigns
+        // instead of adding, so no pass zeroes G or the partial; the first
+        // flush copies.
+        let mut fresh_sum = true;
+        let mut fresh_total = true;
         let mut unflushed = 0;
         // Columns of X per chunk: 4 KiB of each row (a multiple of every lane count).
         let lc = 4096 / core::mem::size_of::<T>();
@@ -431,13 +465,19 @@ impl<T: SimdScalar, L: VLoss<T>> Chunk<'_, T, L> {
             stats[0] += st[0];
             stats[1] += st[1];
             // 3: G += X_Bᵀ·D_B, each chunk of G updated by all the rows of the block.
-            s.vectorize(GPass { x: rows, next, dcoef: db, k, lc, g: &mut *gsum, pf });
+            s.vectorize(GPass { x: rows, next, dcoef: db, k, lc, g: &mut *gsum, pf, assign: fresh_sum });
+            fresh_sum = false;
             b0 += blen;
             unflushed += blen;
             if let Some(total) = gtotal.as_deref_mut() {
                 if unflushed >= FLUSH_ROWS || b0 >= n {
-                    axpy::<T, S>(s, total, T::ONE, gsum);
-                    gsum.fill(T::ZERO);
+                    if fresh_total {
+                        total.copy_from_slice(gsum);
+                        fresh_total = false;
+                    } else {
+                        axpy::<T, S>(s, total, T::ONE, gsum);
+                    }
+                    fresh_sum = true;
                     unflushed = 0;
                 }
             }
@@ -523,6 +563,8 @@ struct GPass<'a, T> {
     lc: usize,
     g: &'a mut [T],
     pf: Prefetch,
+    /// The first rows assign G instead of adding to it (see [`rank_update`]).
+    assign: bool,
 }
 
 impl<T: SimdScalar> WithSimd for GPass<'_, T> {
@@ -530,7 +572,7 @@ impl<T: SimdScalar> WithSimd for GPass<'_, T> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, s: S) {
-        let GPass { x, next, dcoef, k, lc, g, pf } = self;
+        let GPass { x, next, dcoef, k, lc, g, pf, assign } = self;
         let (blen, dd) = (x.len, x.d);
         let mut l0 = 0;
         while l0 < dd {
@@ -539,11 +581,11 @@ impl<T: SimdScalar> WithSimd for GPass<'_, T> {
             while t + GROUP_ROWS <= blen {
                 let x4 = [x.row(t), x.row(t + 1), x.row(t + 2), x.row(t + 3)];
                 let nx = [next.row(t), next.row(t + 1), next.row(t + 2), next.row(t + 3)];
-                rank_update::<T, S, 4>(s, x4, &dcoef[t * k..(t + 4) * k], k, g, dd, l0, l1, pf, nx);
+                rank_update::<T, S, 4>(s, x4, &dcoef[t * k..(t + 4) * k], k, g, dd, l0, l1, pf, nx, assign && t == 0);
                 t += GROUP_ROWS;
             }
             while t < blen {
-                rank_update::<T, S, 1>(s, [x.row(t)], &dcoef[t * k..(t + 1) * k], k, g, dd, l0, l1, pf, [next.row(t)]);
+                rank_update::<T, S, 1>(s, [x.row(t)], &dcoef[t * k..(t + 1) * k], k, g, dd, l0, l1, pf, [next.row(t)], assign && t == 0);
                 t += 1;
             }
             l0 = l1;
