@@ -261,6 +261,26 @@ fn same_solve_on_every_backend(k: &str) {
     }
 }
 
+/// A sweep on several threads: the primal path then writes each new P into
+/// a second buffer (`Backend::prefers_fresh_step_buffer`, and
+/// `precond_update_from`). The solve must still match the reference, for
+/// every kind of step: scale (gd), separable (adam), right (spectral).
+#[test]
+fn threaded_sweeps_with_a_second_step_buffer_match_the_reference() {
+    // n·d·k above every backend's smallest sweep split across threads.
+    let (x, y) = dspgd::synthetic::gaussian_problem::<f64>(128, 2800, 3, 5);
+    for k in ["gd", "adam:1e-2", "spectral:1e-2"] {
+        let base = Options { max_iters: 40, tol: Some(1e-300), path: PathChoice::Primal, ..opts(k, "squared", "auto") };
+        let reference = solve(x.as_ref(), y.as_ref(), None, &Options { backend: BackendChoice::Reference, ..base.clone() }).unwrap();
+        for name in dspgd::compiled_backends() {
+            let b: BackendChoice = name.parse().unwrap();
+            let sol = solve(x.as_ref(), y.as_ref(), None, &Options { backend: b, threads: 2, ..base.clone() }).unwrap();
+            let d = rel(&sol.w, &reference.w);
+            assert!(d <= 1e-10, "{k}: {name} with 2 threads differs from reference by {d:.3e}");
+        }
+    }
+}
+
 /// Same input, backend, path and thread count ⇒ bitwise the same W.
 #[test]
 fn solves_are_bitwise_reproducible() {

@@ -111,6 +111,30 @@ pub trait Backend<T: Scalar>: Send + Sync {
     /// P = step(G). With η_prev = 0, W is untouched.
     fn precond_update(&self, g: MatRef<'_, T>, step: Step<'_, T>, eta_prev: T, w: MatMut<'_, T>, p: MatMut<'_, T>);
 
+    /// [`Backend::precond_update`] with the previous step in a buffer of its
+    /// own: W −= η_prev·P_prev, then P = step(G), P's old contents unread.
+    /// When the backend asks for it ([`Backend::prefers_fresh_step_buffer`]),
+    /// the primal solver alternates two buffers for P, so that the new P is
+    /// written where the last sweep did not read: on several threads,
+    /// writing over lines the other cores hold (the sweep's workers all read
+    /// P) first invalidates them. The default runs an axpy, then
+    /// [`Backend::precond_update`] with η_prev = 0; override it to do both
+    /// in one pass.
+    fn precond_update_from(
+        &self,
+        g: MatRef<'_, T>,
+        step: Step<'_, T>,
+        eta_prev: T,
+        p_prev: MatRef<'_, T>,
+        mut w: MatMut<'_, T>,
+        p: MatMut<'_, T>,
+    ) {
+        if eta_prev != T::ZERO {
+            self.axpy(w.rb_mut(), -eta_prev, p_prev);
+        }
+        self.precond_update(g, step, T::ZERO, w, p);
+    }
+
     /// Y += α·X.
     fn axpy(&self, y: MatMut<'_, T>, alpha: T, x: MatRef<'_, T>);
 
@@ -126,6 +150,15 @@ pub trait Backend<T: Scalar>: Send + Sync {
     /// row-major.
     fn prefers_col_major(&self, d: usize, k: usize) -> bool {
         let _ = (d, k);
+        false
+    }
+
+    /// True when the primal path should write each new P into a second
+    /// buffer ([`Backend::precond_update_from`]) for a sweep over an n×d X
+    /// with k columns: when that sweep runs on several threads. The default
+    /// (false) keeps one buffer, updated in place.
+    fn prefers_fresh_step_buffer(&self, n: usize, d: usize, k: usize) -> bool {
+        let _ = (n, d, k);
         false
     }
 }

@@ -341,6 +341,13 @@ fn check_elementwise<T: Scalar>(kit: &mut Kit<'_, T>, rng: &mut Rng) -> Result<(
                 kit.b.precond_update(g.view(), step, eta_prev, wg.view_mut(), pg.view_mut());
                 kit.cmp(|| tag(&format!("precond_update W, step {name}, eta_prev {eta_prev}")), wg.view(), ww.as_ref())?;
                 kit.cmp(|| tag(&format!("precond_update P, step {name}, eta_prev {eta_prev}")), pg.view(), pw.as_ref())?;
+                // The same step with P_prev in its own buffer and a new P whose old contents must not matter.
+                let prev = Stored::new(p0.as_ref(), LAYOUTS[(idx + 3) % 4]);
+                let mut wf = Stored::new(w0.as_ref(), LAYOUTS[(idx + 1) % 4]);
+                let mut pf = Stored::new(w0.as_ref(), LAYOUTS[(idx + 2) % 4]);
+                kit.b.precond_update_from(g.view(), step, eta_prev, prev.view(), wf.view_mut(), pf.view_mut());
+                kit.cmp(|| tag(&format!("precond_update_from W, step {name}, eta_prev {eta_prev}")), wf.view(), ww.as_ref())?;
+                kit.cmp(|| tag(&format!("precond_update_from P, step {name}, eta_prev {eta_prev}")), pf.view(), pw.as_ref())?;
             }
         }
     }

@@ -222,4 +222,10 @@ impl<T: FaerScalar> Backend<T> for FaerBackend {
     fn prefers_col_major(&self, _d: usize, k: usize) -> bool {
         k < sweep::LARGE_K
     }
+
+    /// When the sweep runs on several threads (n = 200, d = 2000, k = 10,
+    /// two threads: 2 346 → 2 683 it/s in f64, 4 495 → 4 879 in f32).
+    fn prefers_fresh_step_buffer(&self, n: usize, d: usize, k: usize) -> bool {
+        sweep::sweep_threads(self.workers, n, d, k, self.min_par_work) > 1
+    }
 }
