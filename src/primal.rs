@@ -2,14 +2,16 @@
 //!
 //! State between iterations: R_t, D_t = ∇ℓ(R_t), G_t = XᵀD_t, the last step
 //! P_{t−1} and its η_{t−1}, whose update of W is applied lazily in the same
-//! pass that forms the next P (`precond_update_from`), so W, G and P are each
+//! pass that forms the next P (`precond_update`), so W, G and P are each
 //! read once per iteration. When the sweep runs on several threads
 //! (`Backend::prefers_fresh_step_buffer`), P alternates between two
-//! buffers: the new step is written where the last sweep did not read, so
-//! that the write does not first invalidate the copies of P in the other
-//! cores' caches (two threads, n = 200, d = 2000, k = 10, f64: that pass
-//! took 31 µs in place, 17 µs into the other buffer). W, P and G are kept in the layout the backend
-//! runs fastest with ([`StateMat`]: column-major for the SIMD backend).
+//! buffers (`precond_update_from`): the new step is written where the last
+//! sweep did not read, so that the write does not first invalidate the
+//! copies of P in the other cores' caches (two threads, n = 200, d = 2000,
+//! k = 10, f64: that pass took 31 µs in place, 17 µs into the other buffer
+//! before it was fused into one pass). W, P and G are kept in the layout
+//! the backend runs fastest with ([`StateMat`]: column-major for the SIMD
+//! backend).
 //!
 //! Constant, `auto` and scheduled steps run the fused sweep (η known before
 //! the pass: X read once). The line search needs Q = XP before it can choose
