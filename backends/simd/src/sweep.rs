@@ -12,9 +12,10 @@
 //! 3. `G += X_Bᵀ·D_B`: rank-4 updates of G, every load and store of G shared
 //!    by four rows.
 //!
-//! Steps 1 and 3 walk the columns of X by chunks of 4 KiB per row: a chunk
-//! of four rows stays in L1 while all the columns of P (or G) are applied to
-//! it, and each chunk of P and G serves all the rows of the block. The
+//! Steps 1 and 3 walk the columns of X by chunks of 8 KiB per row (4 KiB
+//! for k = 1; see [`chunk_cols`]): a chunk of four rows stays in L1 while
+//! all the columns of P (or G) are applied to it, and each chunk of P and G
+//! serves all the rows of the block. The
 //! block is read from memory by step 1 and again, from cache, by step 3, so
 //! DRAM sees X once. For X larger than L3, step 3 also prefetches the next
 //! block (see [`crate::prefetch`] and [`prefetch_next_block`]). P and G are used transposed (k×d, row-major), so that
@@ -147,6 +148,16 @@ thread_local! {
     /// Every other sweep writes the other buffer instead (n = 200, d = 2000,
     /// k = 10, two threads: 5 031 → 5 311 it/s in f64, 8 855 → 9 816 in f32).
     static ALTERNATE: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+}
+
+/// Columns of X per chunk of the two passes: 8 KiB of each row for k ≥ 2,
+/// 4 KiB for k = 1 (multiples of every lane count). Measured, one thread,
+/// 4 → 8 KiB: n = 200, d = 2000, k = 10: 3 158 → 3 291 it/s in f64, 6 147 →
+/// 6 461 in f32; n = 1000, d = 10000, k = 10: 102 → 105 and 220 → 225;
+/// n = 500, d = 5000, k = 100: 45 → 48 and 88 → 92; k = 1 (n = 200,
+/// d = 2000) lost 2–4 %; 16 KiB ran as 8 at k = 10.
+fn chunk_cols<T>(k: usize) -> usize {
+    (if k >= 2 { 8192 } else { 4096 }) / core::mem::size_of::<T>()
 }
 
 /// True when the rank updates of G are summed by blocks of rows (f32; see
@@ -453,8 +464,7 @@ impl<T: SimdScalar, L: VLoss<T>> Chunk<'_, T, L> {
         let mut fresh_sum = true;
         let mut fresh_total = true;
         let mut unflushed = 0;
-        // Columns of X per chunk: 4 KiB of each row (a multiple of every lane count).
-        let lc = 4096 / core::mem::size_of::<T>();
+        let lc = chunk_cols::<T>(k);
         let mut stats = [0.0f64; 2];
         let pf = Prefetch::new(prefetch);
         let mut b0 = 0;
