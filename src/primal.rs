@@ -8,8 +8,8 @@
 //! buffers (`precond_update_from`): the new step is written where the last
 //! sweep did not read, so that the write does not first invalidate the
 //! copies of P in the other cores' caches (two threads, n = 200, d = 2000,
-//! k = 10, f64: that pass took 31 µs in place, 17 µs into the other buffer
-//! before it was fused into one pass). W, P and G are kept in the layout
+//! k = 10, f64: that pass took 31 µs in place, 17 µs into the other
+//! buffer). W, P and G are kept in the layout
 //! the backend runs fastest with ([`StateMat`]: column-major for the SIMD
 //! backend).
 //!

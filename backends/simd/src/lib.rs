@@ -313,40 +313,6 @@ impl<T: SimdScalar> Backend<T> for Kernels<'_> {
         }
     }
 
-    /// One pass for the elementwise steps (scale, separable) on operands
-    /// packed alike (the primal solver's state); otherwise an axpy, then
-    /// [`Backend::precond_update`].
-    fn precond_update_from(
-        &self,
-        g: MatRef<'_, T>,
-        step: Step<'_, T>,
-        eta_prev: T,
-        p_prev: MatRef<'_, T>,
-        mut w: MatMut<'_, T>,
-        p: MatMut<'_, T>,
-    ) {
-        let (d, k) = g.shape();
-        assert_shape("precond_update_from P_prev", p_prev.shape(), (d, k));
-        assert_shape("precond_update_from W", w.shape(), (d, k));
-        assert_shape("precond_update_from P", p.shape(), (d, k));
-        let fused = eta_prev != T::ZERO
-            && matches!(step, Step::Scale(_) | Step::Separable(_))
-            && all_packed_alike(&[packed(g), packed(p_prev), packed(w.rb()), packed(p.rb())]);
-        if !fused {
-            if eta_prev != T::ZERO {
-                Backend::<T>::axpy(self, w.rb_mut(), -eta_prev, p_prev);
-            }
-            return Backend::<T>::precond_update(self, g, step, T::ZERO, w, p);
-        }
-        let run = ops::StepFromRun { token: self.token, g, eta_prev, p_prev, w, p };
-        match step {
-            Step::Scale(s) => maps::MapOp::run(run, VScale { s }),
-            Step::Separable(pc) => with_separable(pc, run)
-                .unwrap_or_else(|| panic!("Step::Separable needs a separable built-in K, got '{pc}'")),
-            Step::Right(_) => unreachable!("Step::Right takes the unfused path"),
-        }
-    }
-
     fn axpy(&self, y: MatMut<'_, T>, alpha: T, x: MatRef<'_, T>) {
         assert_shape("axpy", y.shape(), x.shape());
         let is_flat = all_packed_alike(&[packed(y.rb()), packed(x)]);
@@ -416,17 +382,6 @@ macro_rules! concrete_backend {
             }
             fn precond_update(&self, g: MatRef<'_, $t>, step: Step<'_, $t>, eta_prev: $t, w: MatMut<'_, $t>, p: MatMut<'_, $t>) {
                 Kernels(self).precond_update(g, step, eta_prev, w, p)
-            }
-            fn precond_update_from(
-                &self,
-                g: MatRef<'_, $t>,
-                step: Step<'_, $t>,
-                eta_prev: $t,
-                p_prev: MatRef<'_, $t>,
-                w: MatMut<'_, $t>,
-                p: MatMut<'_, $t>,
-            ) {
-                Kernels(self).precond_update_from(g, step, eta_prev, p_prev, w, p)
             }
             fn axpy(&self, y: MatMut<'_, $t>, alpha: $t, x: MatRef<'_, $t>) {
                 Kernels(self).axpy(y, alpha, x)

@@ -249,39 +249,6 @@ pub(crate) fn axpy<T: SimdScalar, S: Simd>(s: S, y: &mut [T], alpha: T, x: &[T])
     }
 }
 
-/// In one pass: w −= η_prev·p_prev, then p = map(g) (p's old values are
-/// not read): [`step`] with the previous step in a buffer of its own, the
-/// same operations on the same values.
-#[inline(always)]
-pub(crate) fn step_from<T: SimdScalar, S: Simd, M: VMap<T>>(
-    s: S,
-    m: M,
-    g: &[T],
-    eta_prev: T,
-    p_prev: &[T],
-    w: &mut [T],
-    p: &mut [T],
-) {
-    let n = g.len();
-    let (gv, gt) = T::as_simd::<S>(g);
-    let (qv, qt) = T::as_simd::<S>(&p_prev[..n]);
-    let (wv, wt) = T::as_mut_simd::<S>(&mut w[..n]);
-    let (pv, pt) = T::as_mut_simd::<S>(&mut p[..n]);
-    let nv = gv.len();
-    let (qv, wv, pv) = (&qv[..nv], &mut wv[..nv], &mut pv[..nv]);
-    let ev = T::vsplat(s, eta_prev);
-    for i in 0..nv {
-        wv[i] = T::vfnma(s, ev, qv[i], wv[i]);
-        pv[i] = m.apply(s, gv[i]);
-    }
-    if !gt.is_empty() {
-        let v = T::vfnma(s, ev, T::partial_load(s, qt), T::partial_load(s, wt));
-        T::partial_store(s, wt, v);
-        let v = m.apply(s, T::partial_load(s, gt));
-        T::partial_store(s, pt, v);
-    }
-}
-
 /// In one pass: w −= η_prev·p (when `MOVE_W`), then p = map(g).
 #[inline(always)]
 pub(crate) fn step<T: SimdScalar, S: Simd, M: VMap<T>, const MOVE_W: bool>(

@@ -288,43 +288,6 @@ pub(crate) fn rows_in_place<T: Copy>(g: MatRef<'_, T>, w: MatRef<'_, T>, p: MatR
     row_run(g, 0, n).is_some() && row_run(w, 0, n).is_some() && row_run(p, 0, n).is_some()
 }
 
-/// [`lines::step_from`] on operands packed alike (checked by the caller):
-/// W −= η_prev·P_prev, then P = map(G), in one pass.
-pub(crate) struct StepFromRun<'a, 'b, 'c, 'd, T> {
-    pub(crate) token: Token,
-    pub(crate) g: MatRef<'a, T>,
-    pub(crate) eta_prev: T,
-    pub(crate) p_prev: MatRef<'b, T>,
-    pub(crate) w: MatMut<'c, T>,
-    pub(crate) p: MatMut<'d, T>,
-}
-
-impl<T: SimdScalar> MapOp<T> for StepFromRun<'_, '_, '_, '_, T> {
-    type Output = ();
-    fn run<M: VMap<T>>(self, m: M) {
-        let StepFromRun { token, g, eta_prev, p_prev, w, p } = self;
-        token.run(StepFromMap { m, g, eta_prev, p_prev, w, p });
-    }
-}
-
-struct StepFromMap<'a, 'b, 'c, 'd, T, M> {
-    m: M,
-    g: MatRef<'a, T>,
-    eta_prev: T,
-    p_prev: MatRef<'b, T>,
-    w: MatMut<'c, T>,
-    p: MatMut<'d, T>,
-}
-
-impl<T: SimdScalar, M: VMap<T>> WithSimd for StepFromMap<'_, '_, '_, '_, T, M> {
-    type Output = ();
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, s: S) {
-        let StepFromMap { m, g, eta_prev, p_prev, mut w, mut p } = self;
-        lines::step_from::<T, S, M>(s, m, flat(g), eta_prev, flat(p_prev), flat_mut(&mut w), flat_mut(&mut p));
-    }
-}
-
 /// W −= η_prev·P, then P = G·Φ (Φ: k×k), row by row: each row of P is
 /// Σ_l g_il·Φ[l, :], vectorized along the row (Φ padded to whole vectors).
 /// With G, W and P column-major (the primal solver's layout), by columns
