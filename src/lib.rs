@@ -80,6 +80,7 @@
 //! Without `faer`, the `reference` backend (plain loops) runs everything.
 #![warn(missing_docs)]
 
+mod aligned_rows;
 mod backend_choice;
 mod build_info;
 mod state_mat;

@@ -1,6 +1,7 @@
 //! The entry points and the iteration driver shared by both paths: stop
 //! rules, divergence, history, observers (SPEC §6).
 
+use crate::aligned_rows::AlignedRows;
 use crate::backend_choice::{auto_candidates, resolve_choice, resolve_threads, Float, Workload};
 use crate::error::{Diverged, Error};
 use crate::gram::Gram;
@@ -20,6 +21,12 @@ use std::time::Instant;
 const GRAM_AUTO_MAX_BYTES: usize = 1 << 30;
 
 /// Solves min ℓ(XW − Y) by DSPGD from W₀ (`None` = 0) with the given options.
+///
+/// Memory: the state (W, P, G, R and their kin, O(dk + nk)), and on the Gram
+/// path M = XXᵀ; X is read where it is, except that a backend may ask for
+/// one copy of a small X with its rows on cache lines
+/// (`Backend::prefers_aligned_rows`: the SIMD backend's primal path, X under
+/// 16 MiB, k ≤ 32), made at setup.
 ///
 /// ```
 /// use dspgd::{solve, synthetic::gaussian_problem, Options, StopReason};
@@ -80,6 +87,10 @@ fn solve_validated<T: Float>(
     let rule = opts.resolved_lr();
 
     let setup_start = Instant::now();
+    // The primal path's sweeps read X every iteration: on a copy with its
+    // rows on cache lines when the backend asks (same values, same bits).
+    let x_copy = if path == Path::Primal { AlignedRows::wanted(b, x, dims.k) } else { None };
+    let x = x_copy.as_ref().map_or(x, AlignedRows::as_ref);
     let mut chooser = StepChooser::new(rule, opts.schedule, b, x, opts.precond.lipschitz(), opts.loss.beta(), &opts.loss);
     let state: Box<dyn PathState<T> + '_> = match path {
         Path::Primal => Box::new(Primal::new(b, x, y, w0, &opts.precond, &opts.loss, chooser.line_search)),

@@ -371,3 +371,40 @@ fn eight_concurrent_solves_match_the_sequential_ones_bitwise() {
         }
     }
 }
+
+/// X's rows on cache lines (padded rows, read in place) or off them (one
+/// element past a line, packed: the SIMD backend's primal path runs on an
+/// aligned copy, see `Backend::prefers_aligned_rows`): bitwise the same W,
+/// on every compiled backend, 1 and 2 threads, f64 and f32.
+#[test]
+fn x_on_or_off_cache_lines_gives_the_same_bits() {
+    fn check<T: dspgd::Float>(widen: fn(&Mat<T>) -> Bits) {
+        // d = 901: rows of 901 elements are off the lines even when the first is on one.
+        let (x, y) = dspgd::synthetic::gaussian_problem::<T>(37, 901, 3, 11);
+        let (n, d) = x.shape();
+        let lane = 64 / core::mem::size_of::<T>();
+        let stride = d.next_multiple_of(lane);
+        let mut on = vec![T::ZERO; n * stride + lane];
+        let off = (on.as_ptr() as usize).wrapping_neg() % 64 / core::mem::size_of::<T>();
+        for i in 0..n {
+            on[off + i * stride..][..d].copy_from_slice(&x.as_slice()[i * d..(i + 1) * d]);
+        }
+        let x_on = MatRef::from_strided(&on[off..], n, d, stride, 1).unwrap();
+        let mut shifted = vec![T::ZERO; n * d + lane];
+        let start = off + 1;
+        shifted[start..start + n * d].copy_from_slice(x.as_slice());
+        let x_off = MatRef::from_row_major(&shifted[start..start + n * d], n, d).unwrap();
+        for name in dspgd::compiled_backends() {
+            for threads in [1, 2] {
+                for k in ["gd", "adam:1e-2"] {
+                    let o = Options { backend: name.parse().unwrap(), threads, path: PathChoice::Primal, max_iters: 30, ..opts(k, "squared", "auto") };
+                    let a = solve(x_on, y.as_ref(), None, &o).unwrap();
+                    let b = solve(x_off, y.as_ref(), None, &o).unwrap();
+                    assert_eq!(widen(&a.w), widen(&b.w), "{name}, {threads} threads, {k}, {}", T::NAME);
+                }
+            }
+        }
+    }
+    check::<f64>(bits64);
+    check::<f32>(bits32);
+}

@@ -161,4 +161,14 @@ pub trait Backend<T: Scalar>: Send + Sync {
         let _ = (n, d, k);
         false
     }
+
+    /// True when the primal path should run on a copy of an n×d X whose
+    /// rows all start on a cache line (64 bytes), made once at setup, when
+    /// the given X's rows do not, for k columns of W: vector loads that
+    /// straddle two lines cost this backend enough to pay for the copy. The
+    /// default (false) reads X where it is.
+    fn prefers_aligned_rows(&self, n: usize, d: usize, k: usize) -> bool {
+        let _ = (n, d, k);
+        false
+    }
 }

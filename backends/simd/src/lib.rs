@@ -345,6 +345,11 @@ impl<T: SimdScalar> Backend<T> for Kernels<'_> {
     fn prefers_fresh_step_buffer(&self, n: usize, d: usize, k: usize) -> bool {
         sweep::sweep_threads(self.workers, n, d, k, self.min_par_work) > 1
     }
+
+    /// When X is read from cache ([`sweep::aligned_rows_pay`]).
+    fn prefers_aligned_rows(&self, n: usize, d: usize, k: usize) -> bool {
+        sweep::aligned_rows_pay::<T>(n, d, k)
+    }
 }
 
 /// `Backend<$t>` for [`SimdBackend`], forwarding to [`Kernels`].
@@ -397,6 +402,9 @@ macro_rules! concrete_backend {
             }
             fn prefers_fresh_step_buffer(&self, n: usize, d: usize, k: usize) -> bool {
                 <Kernels<'_> as Backend<$t>>::prefers_fresh_step_buffer(&Kernels(self), n, d, k)
+            }
+            fn prefers_aligned_rows(&self, n: usize, d: usize, k: usize) -> bool {
+                <Kernels<'_> as Backend<$t>>::prefers_aligned_rows(&Kernels(self), n, d, k)
             }
         }
     };

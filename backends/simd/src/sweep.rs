@@ -71,6 +71,25 @@ const MIN_CHUNK_ROWS: usize = 16;
 /// (n = 200, d = 2000, k = 10: 2 430–2 610 it/s with, 2 480–2 770 without).
 const PREFETCH_MIN_X_BYTES: usize = 16 << 20;
 
+/// True when the sweep over an n×d X, k columns, runs faster enough with
+/// every row of X on a cache line to pay for one copy of X (see
+/// `Backend::prefers_aligned_rows`): X smaller than
+/// [`PREFETCH_MIN_X_BYTES`], read from cache, where the kernels' loads of X
+/// are the limit, and k ≤ [`ALIGNED_ROWS_MAX_K`]. Measured, one thread,
+/// n = 200, d = 2000, X from a `Vec` (16 bytes off a line) against the
+/// copy: k = 1: 11 900 → 13 574 it/s in f64, 24 082 → 27 213 in f32; k = 2,
+/// 4, 10, 30: 3 to 5 % in f64, 0 to 5 % in f32. An X streamed from DRAM
+/// gained nothing (n = 2000, d = 50000, k = 1) or lost (n = 1000,
+/// d = 10000, k = 10, f64: 105 → 101 it/s), so it is read in place.
+pub(crate) fn aligned_rows_pay<T>(n: usize, d: usize, k: usize) -> bool {
+    d >= 2 * MAX_LANES && k <= ALIGNED_ROWS_MAX_K && n.saturating_mul(d).saturating_mul(core::mem::size_of::<T>()) < PREFETCH_MIN_X_BYTES
+}
+
+/// Most columns of W for which X is copied onto cache lines: with k = 100,
+/// n = 500, d = 5008, f32, the copy measured 2 to 5 % slower (94 → 92 it/s;
+/// 3 % faster at n = 200, d = 2000).
+const ALIGNED_ROWS_MAX_K: usize = 32;
+
 /// This machine kind's L2 per core.
 const L2_BYTES: usize = 1 << 20;
 
