@@ -1,14 +1,14 @@
 //! A copy of X with every row on a cache line, for backends whose sweep
 //! runs faster so ([`Backend::prefers_aligned_rows`]).
 //!
-//! A `Vec` starts 16 bytes past a cache line (the allocator's header), so
-//! every 64-byte vector load of a row-major X from it touches two lines;
-//! rows of a length that is not a multiple of 64 bytes drift off the lines
-//! too. The copy starts on a line and pads each row to a whole number of
-//! lines. It is made once, at setup, and only when the backend asks and the
-//! given X is not aligned already; its size is that of X (the SIMD backend
-//! asks below 16 MiB, for k ≤ 32). The copy holds the same values, so the solution is
-//! the same, bit for bit.
+//! A `Vec` is aligned to 16 bytes only (a large one from glibc starts 16
+//! bytes past a cache line), so most 64-byte vector loads of a row-major X
+//! in it touch two lines; rows whose length is not a multiple of 64 bytes
+//! drift off the lines too. The copy starts on a line and pads each row to
+//! a whole number of lines. It is made once, at setup, only when the
+//! backend asks and the given X is not on lines already; its size is that
+//! of X (the SIMD backend asks below 16 MiB, for k ≤ 32). It holds the same
+//! values, so the solution is the same, bit for bit.
 
 use dspgd_backend::{huge_pages, Backend, MatRef, Scalar};
 
@@ -26,8 +26,8 @@ pub(crate) struct AlignedRows<T> {
 }
 
 impl<T: Scalar> AlignedRows<T> {
-    /// The copy of `x` that `b` asks for (W with k columns), or `None` when it does not ask or
-    /// every row of `x` already starts on a cache line.
+    /// The copy of `x` that `b` asks for (W with k columns), or `None` when
+    /// it does not ask or every row of `x` already starts on a cache line.
     pub fn wanted(b: &dyn Backend<T>, x: MatRef<'_, T>, k: usize) -> Option<Self> {
         let (n, d) = x.shape();
         Self::copy_if(n > 0 && b.prefers_aligned_rows(n, d, k), x)

@@ -391,7 +391,7 @@ fn x_on_or_off_cache_lines_gives_the_same_bits() {
         }
         let x_on = MatRef::from_strided(&on[off..], n, d, stride, 1).unwrap();
         let mut shifted = vec![T::ZERO; n * d + lane];
-        let start = off + 1;
+        let start = (shifted.as_ptr() as usize).wrapping_neg() % 64 / core::mem::size_of::<T>() + 1;
         shifted[start..start + n * d].copy_from_slice(x.as_slice());
         let x_off = MatRef::from_row_major(&shifted[start..start + n * d], n, d).unwrap();
         for name in dspgd::compiled_backends() {
