@@ -67,9 +67,13 @@ fn dspgd(args: &[&str]) -> Output {
     Command::new(BIN).args(args).env_remove("DSPGD_BACKEND").output().expect("run dspgd")
 }
 
-/// `timeout 120 mpirun -np P dspgd ARGS` on loopback, oversubscribed.
+/// `timeout 120 mpirun -np P dspgd ARGS` on loopback, oversubscribed, with
+/// a session directory of its own: `mpirun`s started at once (the tests run
+/// in parallel) race to create the shared `/tmp/ompi.<host>.<uid>` ("A call
+/// to mkdir was unable to create the desired directory ... File exists").
 fn mpirun(np: usize, args: &[&str]) -> Output {
     let np = np.to_string();
+    let session = TempDir::new("ompi-session");
     let mut cmd = Command::new("timeout");
     cmd.args(["120", "mpirun", "-np", &np, "--oversubscribe", "--bind-to", "none"])
         .args(["--mca", "btl", "self,tcp", "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo"])
@@ -77,6 +81,8 @@ fn mpirun(np: usize, args: &[&str]) -> Output {
         .args(args)
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
         .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_orte_tmpdir_base", &session.0)
+        .env("TMPDIR", &session.0)
         .env_remove("DSPGD_BACKEND");
     let o = cmd.output().expect("run timeout/mpirun (is Open MPI installed? apt-get install openmpi-bin)");
     assert_ne!(o.status.code(), Some(124), "mpirun -np {np} {args:?} timed out after 120 s:\n{}", String::from_utf8_lossy(&o.stderr));
