@@ -10,10 +10,8 @@
 //! of X (the SIMD backend asks below 16 MiB, for k ≤ 32). It holds the same
 //! values, so the solution is the same, bit for bit.
 
-use dspgd_backend::{huge_pages, Backend, MatRef, Scalar};
-
-/// Alignment of every row, in bytes.
-const ALIGN: usize = 64;
+use crate::state_mat::{zeros_on_a_line, ALIGN};
+use dspgd_backend::{Backend, MatRef, Scalar};
 
 /// An n×d copy of X, rows padded to a multiple of [`ALIGN`] bytes.
 pub(crate) struct AlignedRows<T> {
@@ -48,15 +46,9 @@ impl<T: Scalar> AlignedRows<T> {
         }
         let lane = ALIGN / size;
         let stride = d.next_multiple_of(lane);
-        let len = n * stride + lane;
-        let mut data = huge_pages::vec_with_capacity(len);
-        data.resize(len, T::ZERO);
-        let off = (data.as_ptr() as usize).wrapping_neg() % ALIGN / size;
+        let (mut data, off) = zeros_on_a_line(n * stride);
         for i in 0..n {
-            let row = &mut data[off + i * stride..][..d];
-            for (j, v) in row.iter_mut().enumerate() {
-                *v = x.at(i, j);
-            }
+            data[off + i * stride..][..d].copy_from_slice(&x.rows(i, 1).as_slice()[..d]);
         }
         Some(Self { data, off, nrows: n, ncols: d, stride })
     }

@@ -12,7 +12,17 @@
 use dspgd_backend::{huge_pages, Backend, Mat, MatMut, MatRef, Scalar};
 
 /// Alignment of the first element, in bytes.
-const ALIGN: usize = 64;
+pub(crate) const ALIGN: usize = 64;
+
+/// Zeros with room for `len` elements from the returned offset on, which
+/// is the first element on a cache line ([`ALIGN`] bytes).
+pub(crate) fn zeros_on_a_line<T: Scalar>(len: usize) -> (Vec<T>, usize) {
+    let pad = ALIGN / core::mem::size_of::<T>();
+    let mut data = huge_pages::vec_with_capacity(len + pad);
+    data.resize(len + pad, T::ZERO);
+    let off = (data.as_ptr() as usize).wrapping_neg() % ALIGN / core::mem::size_of::<T>();
+    (data, off)
+}
 
 /// A d×k matrix, row- or column-major, its first element on a cache line.
 pub(crate) struct StateMat<T> {
@@ -27,11 +37,7 @@ pub(crate) struct StateMat<T> {
 impl<T: Scalar> StateMat<T> {
     /// Zeros, d×k, in the layout `b` prefers.
     pub fn zeros(b: &dyn Backend<T>, nrows: usize, ncols: usize) -> Self {
-        let len = nrows * ncols;
-        let pad = ALIGN / core::mem::size_of::<T>();
-        let mut data = huge_pages::vec_with_capacity(len + pad);
-        data.resize(len + pad, T::ZERO);
-        let off = (data.as_ptr() as usize).wrapping_neg() % ALIGN / core::mem::size_of::<T>();
+        let (data, off) = zeros_on_a_line(nrows * ncols);
         Self { data, off, nrows, ncols, col_major: b.prefers_col_major(nrows, ncols) }
     }
 
