@@ -29,6 +29,7 @@ use crate::backend_choice::Float;
 use crate::error::{Diverged, Error};
 use crate::observer::{Control, Observer, Progress};
 use crate::options::{LearningRate, Options};
+use crate::problem::MaxAbs;
 use crate::result::{Solution, StepInfo};
 use dspgd_backend::{Loss, Mat, MatRef, Precond};
 
@@ -51,14 +52,8 @@ fn ldexp(mut x: f64, mut e: i32) -> f64 {
     x
 }
 
-/// The exponent e with 2^e nearest to max|m| (0 for an all-zero matrix).
-fn exponent<T: Float>(m: MatRef<'_, T>) -> i32 {
-    let mut amax = 0.0f64;
-    for i in 0..m.nrows() {
-        for j in 0..m.ncols() {
-            amax = amax.max(m.at(i, j).to_f64().abs());
-        }
-    }
+/// The exponent e with 2^e nearest to `amax` = max|m| (0 for an all-zero matrix).
+fn exponent(amax: f64) -> i32 {
     if amax > 0.0 && amax.is_finite() {
         amax.log2().round() as i32
     } else {
@@ -77,7 +72,7 @@ fn all_finite<T: Float>(m: &Mat<T>) -> bool {
 
 impl Rescale {
     /// The rescaling to use for this problem, or `None` to solve as given.
-    pub(crate) fn plan<T: Float>(x: MatRef<'_, T>, y: MatRef<'_, T>, opts: &Options) -> Option<Self> {
+    pub(crate) fn plan<T: Float>(max_abs: MaxAbs, opts: &Options) -> Option<Self> {
         let limit = if core::mem::size_of::<T>() == 4 { 16 } else { 128 };
         let deg = match opts.precond {
             Precond::Gd | Precond::Clip { .. } | Precond::EClip { .. } => 1.0,
@@ -88,7 +83,7 @@ impl Rescale {
         if !matches!(opts.loss, Loss::Squared | Loss::Huber { .. }) {
             return None;
         }
-        let (ex, ey) = (exponent(x), exponent(y));
+        let (ex, ey) = (exponent(max_abs.x), exponent(max_abs.y));
         (ex.abs() > limit || ey.abs() > limit).then_some(Self { ex, ey, deg })
     }
 

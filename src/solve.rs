@@ -10,7 +10,7 @@ use crate::observer::{Control, NoObserver, Observer, Progress};
 use crate::options::{BackendChoice, LearningRate, Options, PathChoice};
 use crate::path_state::PathState;
 use crate::primal::Primal;
-use crate::problem::{validate, Dims};
+use crate::problem::{validate_measured, Dims};
 use crate::rescale::Rescale;
 use crate::result::{HistoryEntry, Path, Solution, StopReason, TuneTrial};
 use crate::step::StepChooser;
@@ -58,8 +58,8 @@ pub fn solve_observed<T: Float>(
     observer: &mut dyn Observer,
 ) -> Result<Solution<T>, Error> {
     opts.validate()?;
-    let dims = validate(x, y, w0)?;
-    if let Some(plan) = Rescale::plan(x, y, opts) {
+    let (dims, max_abs) = validate_measured(x, y, w0)?;
+    if let Some(plan) = Rescale::plan::<T>(max_abs, opts) {
         if let Some(result) = plan.solve(x, y, w0, opts, observer, |x, y, w0, o, obs| solve_validated(x, y, w0, o, obs, dims)) {
             return result;
         }
