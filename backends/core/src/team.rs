@@ -7,7 +7,9 @@
 //! instead wait busy for [`SPIN`] after each task, as OpenBLAS's threads do
 //! between the calls numpy makes, then sleep on a condition variable: the
 //! next sweep of a running solve starts at once, and an idle process costs
-//! nothing.
+//! nothing. A worker that finds itself on the caller's core after a job
+//! moves to another core, since there the two would take turns instead of
+//! running side by side (see `worker`).
 //!
 //! [`run`] hands task 0 to the calling thread; the calling thread and the
 //! workers claim the other tasks as they become free. Workers (at most one
@@ -52,6 +54,8 @@ struct Shared {
     job: Mutex<Option<Posted>>,
     /// Tasks 1, 2, … of the current job not finished yet.
     unfinished: AtomicUsize,
+    /// The core the caller published the last job from (`usize::MAX`: not known).
+    caller_cpu: AtomicUsize,
     /// The first panic of a worker's task, handed on to the caller.
     panic: Mutex<Option<Box<dyn Any + Send>>>,
     /// Workers asleep on `wake`.
@@ -66,8 +70,6 @@ struct Posted {
     tasks: usize,
     /// The next task to claim (task 0 is the caller's).
     next: usize,
-    /// The core the caller published the job from.
-    caller_cpu: Option<usize>,
 }
 
 struct Team {
@@ -87,6 +89,7 @@ fn team() -> &'static Team {
             epoch: AtomicU64::new(0),
             job: Mutex::new(None),
             unfinished: AtomicUsize::new(0),
+            caller_cpu: AtomicUsize::new(usize::MAX),
             panic: Mutex::new(None),
             sleepers: AtomicUsize::new(0),
             sleep: Mutex::new(()),
@@ -152,7 +155,8 @@ pub fn run(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
     // A worker's panic left over from a run whose own task panicked too.
     lock(&sh.panic).take();
     sh.unfinished.store(tasks - 1, Ordering::Relaxed);
-    *lock(&sh.job) = Some(Posted { body: job, tasks, next: 1, caller_cpu: current_cpu() });
+    sh.caller_cpu.store(current_cpu().unwrap_or(usize::MAX), Ordering::Relaxed);
+    *lock(&sh.job) = Some(Posted { body: job, tasks, next: 1 });
     // SeqCst with the sleepers' count (see `worker`): either this thread
     // sees a sleeper and wakes it, or the sleeper sees the new epoch.
     sh.epoch.store(epoch, Ordering::SeqCst);
@@ -163,9 +167,17 @@ pub fn run(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
     {
         let _wait = Wait(sh);
         f(0);
+        let mut took_over = false;
         while let Some((i, ..)) = claim(sh) {
+            took_over = true;
             let _done = Done(sh);
             f(i);
+        }
+        if took_over {
+            // A worker left its task to this thread: it may be waiting for
+            // this core (see `worker`), where this thread, which never
+            // blocks, would keep it waiting for the whole solve. Let it run.
+            std::thread::yield_now();
         }
     }
     let panic = lock(&sh.panic).take();
@@ -175,14 +187,13 @@ pub fn run(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
     }
 }
 
-/// The next unclaimed task of the current job, its body, and the core the
-/// job was published from, if any task is left.
-fn claim(sh: &Shared) -> Option<(usize, Job, Option<usize>)> {
+/// The next unclaimed task of the current job and its body, if any task is left.
+fn claim(sh: &Shared) -> Option<(usize, Job)> {
     let mut g = lock(&sh.job);
     let p = g.as_mut()?;
     (p.next < p.tasks).then(|| {
         p.next += 1;
-        (p.next - 1, p.body, p.caller_cpu)
+        (p.next - 1, p.body)
     })
 }
 
@@ -234,20 +245,22 @@ fn worker(sh: &'static Shared, mut seen: u64) {
     let mut spin = SPIN;
     loop {
         seen = wait_for_job(sh, seen, spin);
-        // Found nothing to claim (the caller was quicker): wait busy for the
-        // next job, or the caller would keep being quicker.
-        spin = SPIN;
-        while let Some((i, body, caller_cpu)) = claim(sh) {
+        while let Some((i, body)) = claim(sh) {
             let _done = Done(sh);
             if let Err(p) = catch_unwind(AssertUnwindSafe(|| body(i))) {
                 lock(&sh.panic).get_or_insert(p);
             }
-            // On the caller's core, the two threads take turns instead of
-            // running side by side, and the scheduler does not move a
-            // thread that never stops: sleep, so that the next job's
-            // wake-up places this worker on an idle core.
-            spin = if caller_cpu.is_some() && current_cpu() == caller_cpu { Duration::ZERO } else { SPIN };
         }
+        // Wait busy for the next job (also when the caller was quicker and
+        // left nothing to claim, or it would keep being quicker). On the
+        // caller's core, the two threads would take turns instead of
+        // running side by side, sweep after sweep: the scheduler neither
+        // moves a thread that never stops nor, on a busy machine, looks for
+        // an idle core when it wakes one (it put this worker back beside
+        // the caller eleven wake-ups in a row). So move to another core;
+        // where that is not possible, sleep and let the next wake-up choose.
+        let caller_cpu = sh.caller_cpu.load(Ordering::Relaxed);
+        spin = if current_cpu() != Some(caller_cpu) || leave_cpu(caller_cpu) { SPIN } else { Duration::ZERO };
     }
 }
 
@@ -291,6 +304,32 @@ fn current_cpu() -> Option<usize> {
     None
 }
 
+/// Moves the calling thread off core `cpu`, leaving its affinity as it was;
+/// false when it could not (a mask beyond `CPU_SETSIZE`, or no other core allowed).
+#[cfg(target_os = "linux")]
+fn leave_cpu(cpu: usize) -> bool {
+    let size = core::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: an all-zero `cpu_set_t` is a valid empty set (plain integers).
+    let mut allowed: libc::cpu_set_t = unsafe { core::mem::zeroed() };
+    // SAFETY: `allowed` is a writable `cpu_set_t` of `size` bytes; pid 0 is this thread.
+    if unsafe { libc::sched_getaffinity(0, size, &mut allowed) } != 0 || cpu >= 8 * size {
+        return false;
+    }
+    let mut elsewhere = allowed;
+    // SAFETY: `cpu` < 8·size, the bits of a `cpu_set_t`, so the index is in range.
+    unsafe { libc::CPU_CLR(cpu, &mut elsewhere) };
+    // SAFETY: as above, sets of `size` bytes read by the kernel; pid 0 is
+    // this thread. The first call moves it (the kernel migrates a thread
+    // off a core its new mask excludes before the call returns); the
+    // second restores the mask it had, without moving it back.
+    unsafe { libc::CPU_COUNT(&elsewhere) > 0 && libc::sched_setaffinity(0, size, &elsewhere) == 0 && libc::sched_setaffinity(0, size, &allowed) == 0 }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn leave_cpu(_cpu: usize) -> bool {
+    false
+}
+
 /// Calls `f(i, &mut items[i])` for every i, in parallel through [`run`]
 /// (one task per item).
 ///
@@ -322,5 +361,51 @@ impl<T> ItemsPtr<T> {
     /// whole `Sync` wrapper and not the raw pointer field).
     fn at(&self, i: usize) -> *mut T {
         self.0.wrapping_add(i)
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    fn affinity() -> libc::cpu_set_t {
+        // SAFETY: an all-zero `cpu_set_t` is a valid empty set.
+        let mut set: libc::cpu_set_t = unsafe { core::mem::zeroed() };
+        // SAFETY: `set` is a writable `cpu_set_t` of the size passed; pid 0 is this thread.
+        assert_eq!(unsafe { libc::sched_getaffinity(0, core::mem::size_of::<libc::cpu_set_t>(), &mut set) }, 0);
+        set
+    }
+
+    #[test]
+    fn leave_cpu_moves_the_thread_off_its_core_and_keeps_its_mask() {
+        // On a thread of its own, so that the test harness's threads keep their placement.
+        std::thread::spawn(|| {
+            let before = affinity();
+            // SAFETY: reads a `cpu_set_t` filled by the kernel.
+            let allowed = unsafe { libc::CPU_COUNT(&before) };
+            let cpu = current_cpu().expect("sched_getcpu works on Linux");
+            let moved = leave_cpu(cpu);
+            assert_eq!(moved, allowed > 1, "{allowed} cores allowed");
+            if moved {
+                assert_ne!(current_cpu(), Some(cpu));
+            }
+            // SAFETY: compares two `cpu_set_t` filled by the kernel.
+            assert!(unsafe { libc::CPU_EQUAL(&before, &affinity()) }, "the affinity mask changed");
+            // Pinned to one core: nowhere to go, and the pin stays.
+            let here = current_cpu().expect("sched_getcpu works on Linux");
+            // SAFETY: an all-zero `cpu_set_t` is a valid empty set.
+            let mut pinned: libc::cpu_set_t = unsafe { core::mem::zeroed() };
+            // SAFETY: `CPU_SET` only writes a bit of `pinned` (its index is bounds-checked).
+            unsafe { libc::CPU_SET(here, &mut pinned) };
+            let size = core::mem::size_of::<libc::cpu_set_t>();
+            // SAFETY: `pinned` is a `cpu_set_t` of the size passed; pid 0 is this thread.
+            assert_eq!(unsafe { libc::sched_setaffinity(0, size, &pinned) }, 0);
+            assert!(!leave_cpu(here));
+            assert_eq!(current_cpu(), Some(here));
+            // SAFETY: as above.
+            assert!(unsafe { libc::CPU_EQUAL(&pinned, &affinity()) }, "the pin changed");
+        })
+        .join()
+        .unwrap();
     }
 }
